@@ -1,0 +1,31 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "llama.h"
+#include "TahDecider.h"
+
+// What a TaH model adds to its backbone: the depth-1 LoRA and the decider. A plain GGUF has neither.
+class TahModelParts {
+    public:
+        TahModelParts() = default;
+        ~TahModelParts();
+        TahModelParts(const TahModelParts &) = delete;
+        TahModelParts & operator=(const TahModelParts &) = delete;
+
+        // Loads both parts, or neither (empty paths): a TaH model needs its LoRA and its decider together.
+        bool load(llama_model * model, const std::string & loraPath, const std::string & deciderPath, std::string & error);
+        void release();
+
+        llama_model * backbone() const { return model; }
+        llama_adapter_lora * lora() const { return adapter; }
+        const TahDecider * decider() const { return deciderNet.get(); }
+        TahDecider * decider() { return deciderNet.get(); }
+        bool isTah() const { return deciderNet != nullptr; }
+
+    private:
+        llama_model * model = nullptr;
+        llama_adapter_lora * adapter = nullptr;
+        std::unique_ptr<TahDecider> deciderNet;
+};

@@ -1,0 +1,21 @@
+#include "tahAddon.h"
+
+#include "AddonTahContext.h"
+#include "AddonTahModel.h"
+#include "tahBuildId.h"
+
+namespace {
+
+Napi::Value tahBuildInfo(const Napi::CallbackInfo & info) {
+    Napi::Object result = Napi::Object::New(info.Env());
+    result.Set("buildId", TAH_BUILD_ID);
+    return result;
+}
+
+}
+
+void registerTahAddon(Napi::Object exports) {
+    exports.Set("tahBuildInfo", Napi::Function::New(exports.Env(), tahBuildInfo, "tahBuildInfo"));
+    AddonTahModel::init(exports);
+    AddonTahContext::init(exports);
+}

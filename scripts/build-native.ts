@@ -1,0 +1,250 @@
+/**
+ * Builds node-llama-cpp's addon from the llama.cpp source it ships (offline), with TaH's patches and addon
+ * sources from native-patches/, as a variant build that node-llama-cpp keeps apart from its prebuilt binaries.
+ *
+ *   npm run build:native -- [--gpu cpu|vulkan|cuda] [--cuda-arch 90] [--force]
+ *
+ * Builds are cached outside the clone, keyed by the build identity (a hash of native-patches/ and
+ * node-llama-cpp's version). When only native-patches/ changed and a build tree exists, it rebuilds incrementally.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type GpuBackend, nativeBuildId, nodeLlamaCppVersion, packageRoot, tahCmakeOptions } from "../src/engine/native/buildIdentity.js";
+
+interface BuildRecord {
+    buildId: string;
+    gpu: GpuBackend;
+    folderName: string;
+    nodeLlamaCppVersion: string;
+    seconds: number;
+}
+
+const root = packageRoot();
+const llamaDir = path.join(root, "node_modules", "node-llama-cpp", "llama");
+const cliPath = path.join(root, "node_modules", "node-llama-cpp", "dist", "cli", "cli.js");
+const recordName = "tah-build.json";
+
+class BuildError extends Error {}
+
+function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): void {
+    const result = spawnSync(command, args, { stdio: "inherit", cwd: options.cwd ?? root, env: { ...process.env, ...options.env } });
+    if (result.error)
+        throw new BuildError(`${command} could not start: ${result.error.message}`);
+    if (result.status !== 0)
+        throw new BuildError(`${command} ${args.join(" ")} failed with exit code ${result.status}`);
+}
+
+function succeeds(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): boolean {
+    return spawnSync(command, args, { cwd, stdio: "ignore", env: { ...process.env, ...env } }).status === 0;
+}
+
+function toolVersion(command: string): string | undefined {
+    try {
+        return execFileSync(command, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    } catch {
+        return undefined;
+    }
+}
+
+function checkTools(gpu: GpuBackend): void {
+    const missing: string[] = [];
+    if (toolVersion("git") === undefined)
+        missing.push("git (Debian: apt-get install git)");
+    const cmake = toolVersion("cmake")?.match(/version (\d+)\.(\d+)/);
+    if (cmake === undefined || cmake === null || Number(cmake[1]) * 100 + Number(cmake[2]) < 319)
+        missing.push("cmake >= 3.19 (Debian: apt-get install cmake)");
+    if (!["c++", "g++", "clang++"].some((compiler) => toolVersion(compiler) !== undefined))
+        missing.push("a C++17 compiler (Debian: apt-get install g++)");
+    if (toolVersion("ninja") === undefined)
+        missing.push("ninja (Debian: apt-get install ninja-build)");
+    if (gpu === "vulkan") {
+        if (toolVersion("glslc") === undefined)
+            missing.push("glslc (Debian: apt-get install glslc)");
+        if (!existsSync("/usr/include/vulkan/vulkan.h"))
+            missing.push("the Vulkan headers (Debian: apt-get install libvulkan-dev spirv-headers)");
+    }
+    if (gpu === "cuda" && toolVersion("nvcc") === undefined)
+        missing.push("nvcc from the CUDA toolkit, with cuBLAS");
+    if (missing.length > 0)
+        throw new BuildError(`cannot build the patched llama.cpp; missing:\n  - ${missing.join("\n  - ")}`);
+}
+
+function cacheRoot(): string {
+    if (process.env.TAH_NATIVE_CACHE)
+        return process.env.TAH_NATIVE_CACHE;
+    return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "tah-copilot", "native");
+}
+
+function readRecord(file: string): BuildRecord | undefined {
+    try {
+        return JSON.parse(readFileSync(file, "utf8")) as BuildRecord;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The local build folders of this GPU kind that carry our record. */
+function installedBuilds(gpu: GpuBackend): Array<{ folder: string; record: BuildRecord }> {
+    const localBuilds = path.join(llamaDir, "localBuilds");
+    if (!existsSync(localBuilds))
+        return [];
+    return readdirSync(localBuilds)
+        .map((name) => ({ folder: path.join(localBuilds, name), record: readRecord(path.join(localBuilds, name, "Release", recordName)) }))
+        .filter((entry): entry is { folder: string; record: BuildRecord } => entry.record?.gpu === gpu);
+}
+
+function gitApply(cwd: string, patch: string, env: NodeJS.ProcessEnv = {}): "applied" | "already" | "conflict" {
+    if (succeeds("git", ["apply", "--reverse", "--check", patch], cwd, env))
+        return "already";
+    if (!succeeds("git", ["apply", "--check", patch], cwd, env))
+        return "conflict";
+    run("git", ["apply", patch], { cwd, env });
+    return "applied";
+}
+
+function patchFiles(kind: "llama.cpp" | "node-llama-cpp"): string[] {
+    const dir = path.join(root, "native-patches", kind);
+    return readdirSync(dir).filter((name) => name.endsWith(".patch")).sort().map((name) => path.join(dir, name));
+}
+
+/** Applies every patch; false when one conflicts (a changed patch needs a fresh source tree). */
+function applyPatches(): boolean {
+    const llamaCppDir = path.join(llamaDir, "llama.cpp");
+    for (const patch of patchFiles("llama.cpp")) {
+        if (gitApply(llamaCppDir, patch) === "conflict")
+            return false;
+    }
+    // addon.cpp is not in a git work tree: keep git from finding the project's repository above it
+    const outsideRepo = { GIT_CEILING_DIRECTORIES: path.dirname(llamaDir) };
+    for (const patch of patchFiles("node-llama-cpp")) {
+        if (gitApply(llamaDir, patch, outsideRepo) === "conflict")
+            return false;
+    }
+    return true;
+}
+
+function copyAddonSources(buildId: string): void {
+    const target = path.join(llamaDir, "addon", "tah");
+    rmSync(target, { recursive: true, force: true });
+    cpSync(path.join(root, "native-patches", "addon"), target, { recursive: true });
+    writeFileSync(path.join(target, "tahBuildId.h"), `#pragma once\n#define TAH_BUILD_ID "${buildId}"\n`);
+}
+
+function freshSource(): void {
+    rmSync(path.join(llamaDir, "llama.cpp"), { recursive: true, force: true });
+    rmSync(path.join(llamaDir, "llama.cpp.info.json"), { force: true });
+    run(process.execPath, [cliPath, "source", "download", "--skipBuild", "--noUsageExample"]);
+    // node-llama-cpp's own addon.cpp may carry an older registration hunk from a previous build
+    const addonCpp = path.join(llamaDir, "addon", "addon.cpp");
+    const outsideRepo = { GIT_CEILING_DIRECTORIES: path.dirname(llamaDir) };
+    for (const patch of patchFiles("node-llama-cpp").reverse()) {
+        if (succeeds("git", ["apply", "--reverse", "--check", patch], llamaDir, outsideRepo))
+            run("git", ["apply", "--reverse", patch], { cwd: llamaDir, env: outsideRepo });
+    }
+    if (readFileSync(addonCpp, "utf8").includes("tah/"))
+        throw new BuildError(`${addonCpp} carries an unknown TaH registration; reinstall node-llama-cpp (npm ci)`);
+}
+
+function cmakeEnv(cudaArch: string | undefined): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(tahCmakeOptions))
+        env[`NODE_LLAMA_CPP_CMAKE_OPTION_${key}`] = value;
+    if (cudaArch !== undefined)
+        env.NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CUDA_ARCHITECTURES = cudaArch;
+    return env;
+}
+
+function fullBuild(gpu: GpuBackend, cudaArch: string | undefined, buildId: string): string {
+    freshSource();
+    if (!applyPatches())
+        throw new BuildError("a patch in native-patches/ does not apply to node-llama-cpp's llama.cpp source");
+    copyAddonSources(buildId);
+    run(process.execPath, [cliPath, "source", "build", "--gpu", gpu === "cpu" ? "false" : gpu, "--noUsageExample"], { env: cmakeEnv(cudaArch) });
+    const lastBuild = JSON.parse(readFileSync(path.join(llamaDir, "lastBuild.json"), "utf8")) as { folderName: string };
+    return path.join(llamaDir, "localBuilds", lastBuild.folderName);
+}
+
+/** Rebuilds an existing build tree with ninja; false when that is not possible. */
+function incrementalBuild(folder: string, buildId: string): boolean {
+    if (!existsSync(path.join(folder, "build.ninja")) || !applyPatches())
+        return false;
+    copyAddonSources(buildId);
+    run("cmake", ["."], { cwd: folder });
+    run("ninja", [], { cwd: folder });
+    const bin = path.join(folder, "bin");
+    for (const file of readdirSync(bin).filter((name) => name.endsWith(".so") || name.endsWith(".node")))
+        cpSync(path.join(bin, file), path.join(folder, "Release", file));
+    return true;
+}
+
+function saveToCache(folder: string, entry: string): void {
+    const temporary = `${entry}.partial-${process.pid}`;
+    rmSync(temporary, { recursive: true, force: true });
+    cpSync(path.join(folder, "Release"), path.join(temporary, "Release"), { recursive: true });
+    rmSync(entry, { recursive: true, force: true });
+    renameSync(temporary, entry);
+}
+
+function restoreFromCache(entry: string, record: BuildRecord): void {
+    const folder = path.join(llamaDir, "localBuilds", record.folderName);
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(folder, { recursive: true });
+    cpSync(path.join(entry, "Release"), path.join(folder, "Release"), { recursive: true });
+}
+
+export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArch?: string } = {}): BuildRecord {
+    checkTools(gpu);
+    const buildId = nativeBuildId(root);
+    const installed = installedBuilds(gpu);
+    const current = installed.find((entry) => entry.record.buildId === buildId);
+    if (current !== undefined && !options.force) {
+        console.log(`native build ${gpu} ${buildId} is installed (${current.record.folderName})`);
+        return current.record;
+    }
+
+    const entry = path.join(cacheRoot(), `${gpu}-${buildId}`);
+    const cached = readRecord(path.join(entry, "Release", recordName));
+    if (cached !== undefined && !options.force) {
+        restoreFromCache(entry, cached);
+        console.log(`native build ${gpu} ${buildId} restored from ${entry}`);
+        return cached;
+    }
+
+    const started = Date.now();
+    let folder = installed[0]?.folder;
+    if (folder === undefined || options.force || !incrementalBuild(folder, buildId))
+        folder = fullBuild(gpu, options.cudaArch, buildId);
+    const record: BuildRecord = {
+        buildId, gpu, folderName: path.basename(folder), nodeLlamaCppVersion: nodeLlamaCppVersion(root),
+        seconds: Math.round((Date.now() - started) / 1000)
+    };
+    writeFileSync(path.join(folder, "Release", recordName), `${JSON.stringify(record, null, 2)}\n`);
+    saveToCache(folder, entry);
+    console.log(`native build ${gpu} ${buildId} done in ${record.seconds} s (${record.folderName}), cached in ${entry}`);
+    return record;
+}
+
+function main(): void {
+    const { values } = parseArgs({
+        options: { gpu: { type: "string", default: "cpu" }, "cuda-arch": { type: "string" }, force: { type: "boolean", default: false } }
+    });
+    const gpu = values.gpu as GpuBackend;
+    if (!["cpu", "vulkan", "cuda"].includes(gpu))
+        throw new BuildError(`--gpu must be cpu, vulkan or cuda, not ${values.gpu}`);
+    buildNative(gpu, { force: values.force, cudaArch: values["cuda-arch"] });
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+    try {
+        main();
+    } catch (error) {
+        if (!(error instanceof BuildError))
+            throw error;
+        console.error(`build:native: ${error.message}`);
+        process.exit(1);
+    }
+}
