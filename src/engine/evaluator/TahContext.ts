@@ -1,0 +1,115 @@
+import type { TahModel } from "../model/TahModel.js";
+import type { AddonTahContext } from "../native/tahBindings.js";
+import { TahSequence } from "./TahSequence.js";
+
+export interface TahContextOptions {
+    /** Logical sequences side by side (for example chat and inline completion). */
+    sequences: number;
+    /** The most tokens one sequence may hold (prompt and generated). */
+    contextSize: number;
+    threads: number;
+    /** The most tokens per native step; longer prompts are prefilled in chunks of this size. */
+    batchSize?: number;
+    /** KV cells kept for depth-1 entries, as a share of contextSize (1 = every token may iterate). */
+    iterationHeadroom?: number;
+    kvType?: "f16" | "f32";
+    flashAttention?: "auto" | boolean;
+}
+
+const ggmlTypeIds = { f32: 0, f16: 1 } as const;
+
+export class AbortedError extends Error {
+    constructor() {
+        super("aborted");
+        this.name = "AbortError";
+    }
+}
+
+interface RunningStep {
+    signal: AbortSignal | undefined;
+}
+
+/**
+ * One native context shared by several sequences. Native steps run one at a time, in the order asked; an abort
+ * reaches the native decode only when the step running belongs to the request that aborted.
+ */
+export class TahContext {
+    readonly options: Required<TahContextOptions>;
+    private readonly sequenceList: TahSequence[];
+    private tail: Promise<unknown> = Promise.resolve();
+    private running: RunningStep | undefined;
+    private disposed = false;
+
+    private constructor(readonly model: TahModel, readonly native: AddonTahContext, options: Required<TahContextOptions>) {
+        this.options = options;
+        this.sequenceList = Array.from({ length: options.sequences }, (_, index) => new TahSequence(this, index));
+    }
+
+    static async create(model: TahModel, options: TahContextOptions): Promise<TahContext> {
+        const resolved: Required<TahContextOptions> = {
+            batchSize: 128,
+            iterationHeadroom: 0.5,
+            kvType: "f16",
+            flashAttention: "auto",
+            ...options
+        };
+        const positions = resolved.contextSize;
+        const native = new model.patched.bindings.AddonTahContext(model.native, {
+            positionsPerSequence: positions,
+            kvCells: resolved.sequences * Math.ceil(positions * (1 + (model.kind === "tah" ? resolved.iterationHeadroom : 0))),
+            batchSize: resolved.batchSize,
+            sequences: resolved.sequences,
+            threads: resolved.threads,
+            flashAttention: resolved.flashAttention === "auto" ? -1 : resolved.flashAttention ? 1 : 0,
+            kvType: ggmlTypeIds[resolved.kvType]
+        });
+        await native.init();
+        return new TahContext(model, native, resolved);
+    }
+
+    sequence(index: number): TahSequence {
+        const sequence = this.sequenceList[index];
+        if (sequence === undefined)
+            throw new RangeError(`no sequence ${index} (the context has ${this.sequenceList.length})`);
+        return sequence;
+    }
+
+    /** Runs a native step after the ones already asked for. */
+    schedule<T>(signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
+        const run = async (): Promise<T> => {
+            if (this.disposed)
+                throw new Error("the context is disposed");
+            if (signal?.aborted)
+                throw new AbortedError();
+            const running: RunningStep = { signal };
+            this.running = running;
+            const onAbort = (): void => {
+                if (this.running === running)
+                    this.native.abort();
+            };
+            signal?.addEventListener("abort", onAbort, { once: true });
+            try {
+                return await step();
+            } catch (error) {
+                if (signal?.aborted)
+                    throw new AbortedError();
+                throw error;
+            } finally {
+                signal?.removeEventListener("abort", onAbort);
+                this.running = undefined;
+            }
+        };
+        const result = this.tail.then(run, run);
+        this.tail = result.catch(() => undefined);
+        return result;
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed)
+            return;
+        this.disposed = true;
+        this.native.abort();
+        await this.tail;
+        this.native.dispose();
+    }
+}

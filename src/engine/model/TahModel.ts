@@ -1,0 +1,144 @@
+import type { LlamaModel, Token } from "node-llama-cpp";
+import type { PatchedLlama } from "../native/loadPatchedLlama.js";
+import type { AddonTahModel, TahModelInfo } from "../native/tahBindings.js";
+import { ModelFileError, type ModelFiles, resolveModelFiles } from "./modelFiles.js";
+
+/** Threshold of the reference's evaluation recipe; used when a model does not carry its own. */
+export const referenceThreshold = 0.9;
+
+export interface FimTokens {
+    prefix: number;
+    suffix: number;
+    middle: number;
+    pad?: number;
+    repoName?: number;
+    fileSeparator?: number;
+}
+
+export interface LoadModelOptions {
+    gpuLayers?: number | "auto" | "max";
+    signal?: AbortSignal;
+    onProgress?: (fraction: number) => void;
+}
+
+function tokenizerMetadata(model: LlamaModel): Record<string, unknown> {
+    const tokenizer = model.fileInfo.metadata.tokenizer as { ggml?: Record<string, unknown> } | undefined;
+    return tokenizer?.ggml ?? {};
+}
+
+function metadataToken(ggml: Record<string, unknown>, key: string): number | undefined {
+    const value = ggml[key];
+    return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** A loaded model: node-llama-cpp's backbone plus, for a TaH model, its LoRA and decider in the native addon. */
+export class TahModel {
+    private disposed = false;
+
+    private constructor(
+        readonly files: ModelFiles,
+        readonly patched: PatchedLlama,
+        readonly llamaModel: LlamaModel,
+        readonly native: AddonTahModel,
+        readonly info: TahModelInfo
+    ) {}
+
+    static async load(patched: PatchedLlama, modelPath: string, options: LoadModelOptions = {}): Promise<TahModel> {
+        const files = resolveModelFiles(modelPath);
+        let llamaModel: LlamaModel;
+        try {
+            llamaModel = await patched.llama.loadModel({
+                modelPath: files.backbone,
+                gpuLayers: options.gpuLayers ?? (patched.gpu === "cpu" ? 0 : "auto"),
+                ...(options.signal !== undefined ? { loadSignal: options.signal } : {}),
+                ...(options.onProgress !== undefined ? { onLoadProgress: options.onProgress } : {})
+            });
+        } catch (error) {
+            if (options.signal?.aborted)
+                throw error;
+            throw new ModelFileError(`cannot load ${files.backbone}: ${error instanceof Error ? error.message : String(error)} (a corrupt, truncated or unsupported GGUF file?)`);
+        }
+        if (llamaModel.fileInfo.metadata.general.architecture !== "qwen3" && files.kind === "tah") {
+            await llamaModel.dispose();
+            throw new ModelFileError(`${files.backbone}: a TaH backbone must be a Qwen3 model, not ${llamaModel.fileInfo.metadata.general.architecture}`);
+        }
+
+        // node-llama-cpp keeps its addon model on an @internal field; TaH's addon shares that llama_model
+        const addonModel = (llamaModel as unknown as { _model: object })._model;
+        const native = new patched.bindings.AddonTahModel(addonModel, files.kind === "tah" ? { loraPath: files.lora, deciderPath: files.decider } : {});
+        try {
+            await native.init();
+        } catch (error) {
+            native.dispose();
+            await llamaModel.dispose();
+            throw new ModelFileError(`${files.kind === "tah" ? files.folder : files.backbone}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        return new TahModel(files, patched, llamaModel, native, native.getInfo());
+    }
+
+    get kind(): "tah" | "plain" {
+        return this.info.isTah ? "tah" : "plain";
+    }
+
+    get name(): string {
+        return this.files.name;
+    }
+
+    get vocabularySize(): number {
+        return this.info.nVocab;
+    }
+
+    /** The model's own threshold (from its tah_config.json), else the reference evaluation's 0.9. */
+    get defaultThreshold(): number {
+        return this.info.threshold ?? referenceThreshold;
+    }
+
+    /** Fill-in-the-middle tokens as the GGUF metadata declares them; undefined when it declares none. */
+    get fimTokens(): FimTokens | undefined {
+        const ggml = tokenizerMetadata(this.llamaModel);
+        const prefix = metadataToken(ggml, "fim_pre_token_id");
+        const suffix = metadataToken(ggml, "fim_suf_token_id");
+        const middle = metadataToken(ggml, "fim_mid_token_id");
+        if (prefix === undefined || suffix === undefined || middle === undefined)
+            return undefined;
+        const optional = (key: string, name: keyof FimTokens): Partial<FimTokens> => {
+            const token = metadataToken(ggml, key);
+            return token === undefined ? {} : { [name]: token };
+        };
+        return {
+            prefix, suffix, middle,
+            ...optional("fim_pad_token_id", "pad"),
+            ...optional("fim_rep_token_id", "repoName"),
+            ...optional("fim_sep_token_id", "fileSeparator")
+        };
+    }
+
+    get chatTemplate(): string | undefined {
+        const template = (this.llamaModel.fileInfo.metadata.tokenizer as { chat_template?: unknown } | undefined)?.chat_template;
+        return typeof template === "string" ? template : undefined;
+    }
+
+    isEndOfGeneration(token: number): boolean {
+        return this.llamaModel.isEogToken(token as Token);
+    }
+
+    isSpecial(token: number): boolean {
+        return this.llamaModel.isSpecialToken(token as Token);
+    }
+
+    tokenize(text: string, specialTokens = false): number[] {
+        return this.llamaModel.tokenize(text, specialTokens) as number[];
+    }
+
+    detokenize(tokens: readonly number[], specialTokens = false): string {
+        return this.llamaModel.detokenize(tokens as readonly Token[], specialTokens);
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed)
+            return;
+        this.disposed = true;
+        this.native.dispose();
+        await this.llamaModel.dispose();
+    }
+}

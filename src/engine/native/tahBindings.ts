@@ -1,0 +1,91 @@
+/** The TaH classes that native-patches/addon/ adds to node-llama-cpp's addon (see AddonTahModel.h, AddonTahContext.h). */
+
+export interface TahModelInfo {
+    nEmbd: number;
+    nLayer: number;
+    nVocab: number;
+    isTah: boolean;
+    taps?: number[];
+    logitTopK?: number;
+    softEmbeddingTopK?: number;
+    deciderWidth?: number;
+    deciderBlocks?: number;
+    threshold?: number;
+    maxIter?: number;
+}
+
+export interface AddonTahModel {
+    init(): Promise<void>;
+    getInfo(): TahModelInfo;
+    dispose(): void;
+}
+
+export interface AddonTahContextOptions {
+    positionsPerSequence: number;
+    kvCells: number;
+    batchSize: number;
+    sequences: number;
+    threads: number;
+    /** -1 auto, 0 off, 1 on */
+    flashAttention?: number;
+    /** a ggml type id for K and V (1 = F16, 0 = F32) */
+    kvType?: number;
+}
+
+export interface NativeSampling {
+    temperature: number;
+    topK: number;
+    topP: number;
+    minP: number;
+    seed: number;
+}
+
+export interface NativeStepOptions {
+    threshold: number;
+    recordTopN: number;
+    recordFrom: number;
+    sample?: NativeSampling;
+}
+
+export interface NativeStepTimings {
+    depth0Us: number;
+    deciderUs: number;
+    selectUs: number;
+    loraUs: number;
+    depth1Us: number;
+    sampleUs: number;
+}
+
+/** Per-token records as structure of arrays; row r is batch index recordFrom + r. */
+export interface NativeStepResult {
+    recordFrom: number;
+    records: number;
+    topN: number;
+    iteratedCount: number;
+    pHard: Float32Array;
+    iterated: Uint8Array;
+    top0Ids: Int32Array;
+    top0Logits: Float32Array;
+    lse0: Float64Array;
+    topFinalIds: Int32Array;
+    topFinalLogits: Float32Array;
+    lseFinal: Float64Array;
+    nextToken: number;
+    timings: NativeStepTimings;
+}
+
+export interface AddonTahContext {
+    init(): Promise<void>;
+    evaluate(sequence: number, tokens: Uint32Array, options: NativeStepOptions): Promise<NativeStepResult>;
+    removeFrom(sequence: number, position: number): void;
+    nextPosition(sequence: number): number;
+    abort(): void;
+    dispose(): void;
+}
+
+/** The subset of node-llama-cpp's addon exports that TaH uses. */
+export interface TahBindings {
+    tahBuildInfo(): { buildId: string };
+    AddonTahModel: new (addonModel: object, options: { loraPath?: string; deciderPath?: string }) => AddonTahModel;
+    AddonTahContext: new (model: AddonTahModel, options: AddonTahContextOptions) => AddonTahContext;
+}
