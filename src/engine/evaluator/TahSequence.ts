@@ -47,8 +47,12 @@ export interface GenerateOptions {
     promptRecordsFrom?: number;
     /** Stop before this token (default: the model's end-of-generation tokens). */
     isStopToken?: (token: number) => boolean;
-    /** performance.now() after which no new step starts. */
-    deadline?: number;
+    /** Decoding time after which no new step starts (the prefill does not count). */
+    maxDecodeMs?: number;
+    /** Ends generation after a token once the text generated so far satisfies it. */
+    isDone?: (generatedText: string) => boolean;
+    /** Render special tokens (such as <think>) in the streamed text. */
+    renderSpecialTokens?: boolean;
     signal?: AbortSignal;
 }
 
@@ -60,7 +64,7 @@ export interface GeneratedToken {
     record: TokenRecord;
 }
 
-export type StopReason = "stopToken" | "maxTokens" | "deadline";
+export type StopReason = "stopToken" | "maxTokens" | "deadline" | "done";
 
 export interface GenerationSummary {
     stopReason: StopReason;
@@ -215,15 +219,19 @@ export class TahSequence {
             generated.push(next);
             summary.generatedTokens++;
             summary.iteratedTokens += predictor.iterated ? 1 : 0;
-            const decoded = model.detokenize(generated);
+            const decoded = model.detokenize(generated, options.renderSpecialTokens ?? false);
             // hold back an incomplete multi-byte character until the token that completes it
             const text = decoded.endsWith("\uFFFD") ? "" : decoded.slice(emitted.length);
             emitted += text;
             yield { token: next, text, record: predictor };
 
+            if (options.isDone?.(emitted) === true) {
+                summary.stopReason = "done";
+                break;
+            }
             if (summary.generatedTokens >= options.maxTokens)
                 break;
-            if (options.deadline !== undefined && performance.now() >= options.deadline) {
+            if (options.maxDecodeMs !== undefined && performance.now() - decodeStart >= options.maxDecodeMs) {
                 summary.stopReason = "deadline";
                 break;
             }

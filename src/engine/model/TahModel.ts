@@ -126,6 +126,11 @@ export class TahModel {
         return this.llamaModel.isSpecialToken(token as Token);
     }
 
+    /** Control, end-of-generation and user-defined tokens (<think>, FIM markers): never part of code. */
+    isMarkupToken(token: number): boolean {
+        return this.isSpecial(token) || this.llamaModel.getTokenAttributes(token as Token).userDefined;
+    }
+
     tokenize(text: string, specialTokens = false): number[] {
         return this.llamaModel.tokenize(text, specialTokens) as number[];
     }

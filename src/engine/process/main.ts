@@ -1,0 +1,99 @@
+/**
+ * The engine process: a Node child of the extension host, so that a native crash can never take the extension
+ * host down. It answers typed requests (protocol/engineProtocol.ts) over the IPC channel of child_process.fork.
+ */
+import { AbortedError } from "../evaluator/TahContext.js";
+import { ModelFileError } from "../model/modelFiles.js";
+import { NativeBuildError } from "../native/loadPatchedLlama.js";
+import type { EngineErrorInfo, EngineEvent, EngineMethod, EngineMethods, EngineToHost } from "../protocol/engineProtocol.js";
+import { ChatTooLongError } from "../prompts/chatPrompt.js";
+import { EngineService, NoModelError } from "../service/EngineService.js";
+import { hostMessageSchema, paramSchemas } from "./requestSchemas.js";
+
+function send(message: EngineToHost): void {
+    process.send?.(message);
+}
+
+const service = new EngineService((level, message) => send({ type: "log", level, message }));
+const active = new Map<number, AbortController>();
+
+function errorInfo(error: unknown): EngineErrorInfo {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof AbortedError)
+        return { code: "aborted", message };
+    if (error instanceof ModelFileError)
+        return { code: "modelFile", message };
+    if (error instanceof NativeBuildError)
+        return { code: "nativeBuild", message };
+    if (error instanceof NoModelError)
+        return { code: "noModel", message };
+    if (error instanceof ChatTooLongError || message.startsWith("the context is full") || message.startsWith("the KV cache is full"))
+        return { code: "contextFull", message };
+    return { code: "internal", message };
+}
+
+type Handler<M extends EngineMethod> = (params: EngineMethods[M][0], emit: (event: EngineEvent) => void, signal: AbortSignal) => Promise<EngineMethods[M][1]>;
+
+const handlers: { [M in EngineMethod]: Handler<M> } = {
+    load: async (params, emit, signal) => {
+        // a new model replaces everything in flight
+        for (const controller of active.values())
+            if (controller.signal !== signal)
+                controller.abort();
+        return service.load(params, (fraction, stage) => emit({ kind: "progress", fraction, stage }), signal);
+    },
+    complete: (params, emit, signal) => service.complete(params, (token) => emit({ kind: "token", token }), signal),
+    chat: (params, emit, signal) => service.chat(params, (token) => emit({ kind: "token", token }), signal),
+    analyze: (params, _emit, signal) => service.analyze(params, signal),
+    status: async () => service.status()
+};
+
+async function handleRequest(id: number, method: EngineMethod, rawParams: unknown): Promise<void> {
+    const parsed = paramSchemas[method].safeParse(rawParams);
+    if (!parsed.success) {
+        send({ type: "error", id, error: { code: "invalidRequest", message: `invalid ${method} request: ${parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}` } });
+        return;
+    }
+    const controller = new AbortController();
+    active.set(id, controller);
+    try {
+        const handler = handlers[method] as Handler<EngineMethod>;
+        const result = await handler(parsed.data as never, (event) => send({ type: "event", id, event }), controller.signal);
+        send({ type: "response", id, result });
+    } catch (error) {
+        const info = errorInfo(error);
+        if (info.code === "internal")
+            send({ type: "log", level: "error", message: `${method} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}` });
+        send({ type: "error", id, error: info });
+    } finally {
+        active.delete(id);
+    }
+}
+
+process.on("message", (raw: unknown) => {
+    const message = hostMessageSchema.safeParse(raw);
+    if (!message.success) {
+        send({ type: "log", level: "warn", message: "ignored a malformed message from the host" });
+        return;
+    }
+    if (message.data.type === "cancel") {
+        active.get(message.data.id)?.abort();
+        return;
+    }
+    void handleRequest(message.data.id, message.data.method, message.data.params);
+});
+
+async function shutdown(code: number): Promise<never> {
+    for (const controller of active.values())
+        controller.abort();
+    try {
+        await service.dispose();
+    } finally {
+        process.exit(code);
+    }
+}
+
+process.on("disconnect", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+send({ type: "ready", pid: process.pid });

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import type { EngineMethod } from "../protocol/engineProtocol.js";
+
+/** Bounds on what a request may ask for: a request beyond them is refused, not attempted. */
+const maxTextChars = 2_000_000;
+
+const settings = z.object({
+    modelPath: z.string().min(1).max(4096),
+    gpu: z.enum(["auto", "cpu", "vulkan", "cuda"]),
+    threads: z.number().int().min(0).max(256),
+    contextSize: z.number().int().min(256).max(262_144),
+    threshold: z.number().min(0).max(1).nullable()
+});
+
+const complete = z.object({
+    prefix: z.string().max(maxTextChars),
+    suffix: z.string().max(maxTextChars),
+    maxTokens: z.number().int().min(1).max(4096),
+    maxMs: z.number().int().min(1).max(600_000),
+    maxLines: z.number().int().min(1).max(1000)
+});
+
+const chat = z.object({
+    messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000),
+    maxTokens: z.number().int().min(1).max(32_768),
+    enableThinking: z.boolean()
+});
+
+const analyze = z.object({ text: z.string().max(maxTextChars) });
+
+export const paramSchemas: Record<EngineMethod, z.ZodType> = {
+    load: settings,
+    complete,
+    chat,
+    analyze,
+    status: z.object({}).strict()
+};
+
+export const hostMessageSchema = z.discriminatedUnion("type", [
+    z.object({ type: z.literal("request"), id: z.number().int(), method: z.enum(["load", "complete", "chat", "analyze", "status"]), params: z.unknown() }),
+    z.object({ type: z.literal("cancel"), id: z.number().int() })
+]);

@@ -1,0 +1,157 @@
+/**
+ * The typed protocol between the extension host and the engine process (a Node child process, one per
+ * window). Requests carry an id; the engine answers each with exactly one response or error, and may send
+ * events for it before that (progress, streamed tokens). Either side may cancel a request by id.
+ */
+
+export type GpuSetting = "auto" | "cpu" | "vulkan" | "cuda";
+
+export interface EngineSettings {
+    modelPath: string;
+    gpu: GpuSetting;
+    /** 0 = one per physical core */
+    threads: number;
+    /** The most tokens one sequence holds (prompt and answer). */
+    contextSize: number;
+    /** null = the model's own threshold */
+    threshold: number | null;
+}
+
+export interface CandidateView {
+    token: number;
+    piece: string;
+    prob: number;
+}
+
+/** One generated (or analysed) token as the UI shows it. */
+export interface TokenView {
+    token: number;
+    /** The token's own text. */
+    piece: string;
+    /** Text that became decodable with this token (generation only; "" while a character is incomplete). */
+    text: string;
+    /** P(hard) of a TaH model, else the proxy 1 − p(top). */
+    difficulty: number;
+    difficultyIsProxy: boolean;
+    iterated: boolean;
+    /** The latent pass changed the top choice. */
+    changed: boolean;
+    before: CandidateView[];
+    after: CandidateView[];
+}
+
+export interface ModelSummary {
+    name: string;
+    kind: "tah" | "plain";
+    path: string;
+    backend: "cpu" | "vulkan" | "cuda";
+    threads: number;
+    contextSize: number;
+    threshold: number | null;
+    hasFim: boolean;
+    hasChatTemplate: boolean;
+    vocabularySize: number;
+}
+
+export interface CompletionParams {
+    prefix: string;
+    suffix: string;
+    maxTokens: number;
+    /** Wall-clock budget for decoding, from the first decoded token on. */
+    maxMs: number;
+    /** Stop after this many lines of completion text (1 = single line). */
+    maxLines: number;
+}
+
+export interface CompletionResult {
+    text: string;
+    tokens: TokenView[];
+    stopReason: "stopToken" | "maxTokens" | "deadline" | "maxLines" | "special";
+    promptTokens: number;
+    reusedTokens: number;
+    mode: "fim" | "prefix";
+    prefillMs: number;
+    decodeMs: number;
+}
+
+export interface ChatMessage {
+    role: "system" | "user" | "assistant";
+    content: string;
+}
+
+export interface ChatParams {
+    messages: ChatMessage[];
+    maxTokens: number;
+    enableThinking: boolean;
+}
+
+export interface ChatResult {
+    text: string;
+    stopReason: "stopToken" | "maxTokens" | "deadline" | "done";
+    promptTokens: number;
+    reusedTokens: number;
+    droppedMessages: number;
+    generatedTokens: number;
+    iteratedTokens: number;
+    tokensPerSecond: number;
+}
+
+export interface AnalyzeParams {
+    text: string;
+}
+
+/** The difficulty of one token of analysed text; start/end are UTF-16 offsets into that text. */
+export interface AnalyzedToken extends TokenView {
+    start: number;
+    end: number;
+}
+
+export interface AnalyzeResult {
+    tokens: AnalyzedToken[];
+    truncated: boolean;
+    ms: number;
+}
+
+export interface EngineStats {
+    generatedTokens: number;
+    iteratedTokens: number;
+    tokensPerSecond: number | null;
+}
+
+export interface StatusResult {
+    model: ModelSummary | null;
+    stats: EngineStats;
+}
+
+/** Method name → [params, result]. */
+export interface EngineMethods {
+    load: [EngineSettings, ModelSummary];
+    complete: [CompletionParams, CompletionResult];
+    chat: [ChatParams, ChatResult];
+    analyze: [AnalyzeParams, AnalyzeResult];
+    status: [Record<string, never>, StatusResult];
+}
+
+export type EngineMethod = keyof EngineMethods;
+
+export type EngineEvent =
+    | { kind: "progress"; fraction: number; stage: string }
+    | { kind: "token"; token: TokenView };
+
+export type ErrorCode = "modelFile" | "nativeBuild" | "noModel" | "aborted" | "contextFull" | "invalidRequest" | "internal";
+
+export interface EngineErrorInfo {
+    code: ErrorCode;
+    message: string;
+}
+
+export type HostToEngine =
+    | { type: "request"; id: number; method: EngineMethod; params: unknown }
+    | { type: "cancel"; id: number };
+
+export type EngineToHost =
+    | { type: "ready"; pid: number }
+    | { type: "response"; id: number; result: unknown }
+    | { type: "error"; id: number; error: EngineErrorInfo }
+    | { type: "event"; id: number; event: EngineEvent }
+    | { type: "log"; level: "trace" | "debug" | "info" | "warn" | "error"; message: string };

@@ -1,0 +1,225 @@
+import { TahContext } from "../evaluator/TahContext.js";
+import { greedy } from "../evaluator/sampling.js";
+import type { GenerationSummary, TahSequence } from "../evaluator/TahSequence.js";
+import { TahModel } from "../model/TahModel.js";
+import type { GpuBackend } from "../native/buildIdentity.js";
+import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
+import { buildChatPrompt } from "../prompts/chatPrompt.js";
+import { buildCompletionPrompt } from "../prompts/completionPrompt.js";
+import type {
+    AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, EngineSettings, EngineStats,
+    ModelSummary, StatusResult, TokenView
+} from "../protocol/engineProtocol.js";
+import { analyzedTokens, tokenView } from "./tokenViews.js";
+
+/** Sequences of the shared context: completions and chat side by side, and file analysis apart from both. */
+const sequenceOf = { completion: 0, chat: 1, analysis: 2 } as const;
+
+export class NoModelError extends Error {
+    constructor() {
+        super("no model is loaded");
+    }
+}
+
+interface Loaded {
+    settings: EngineSettings;
+    model: TahModel;
+    context: TahContext;
+    summary: ModelSummary;
+}
+
+export interface EngineLogger {
+    (level: "debug" | "info" | "warn" | "error", message: string): void;
+}
+
+/** Chat sampling: the reference's evaluation settings for TaH models. */
+const chatSampling = { temperature: 0.6, topK: 20, topP: 0.95, minP: 0, seed: 0 };
+
+/** What the engine process does, independent of how requests reach it. */
+export class EngineService {
+    private patched: PatchedLlama | undefined;
+    private loaded: Loaded | undefined;
+    private readonly stats: EngineStats & { decodeMs: number } = { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, decodeMs: 0 };
+
+    constructor(private readonly log: EngineLogger) {}
+
+    private require(): Loaded {
+        if (this.loaded === undefined)
+            throw new NoModelError();
+        return this.loaded;
+    }
+
+    private async llamaFor(gpu: EngineSettings["gpu"]): Promise<PatchedLlama> {
+        // one native binary per process: a different backend needs a new engine process
+        if (this.patched !== undefined) {
+            if (gpu !== "auto" && gpu !== this.patched.gpu)
+                throw new Error(`this engine process runs the ${this.patched.gpu} build; restart it to switch to ${gpu}`);
+            return this.patched;
+        }
+        this.patched = await loadPatchedLlama({
+            gpu: gpu as GpuBackend | "auto",
+            logger: (level, message) => this.log(level === "error" || level === "fatal" ? "error" : level === "warn" ? "warn" : "debug", message.trimEnd())
+        });
+        return this.patched;
+    }
+
+    async load(settings: EngineSettings, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<ModelSummary> {
+        await this.unload();
+        onProgress(0, "loading the native build");
+        const patched = await this.llamaFor(settings.gpu);
+        onProgress(0.05, "loading the model");
+        const model = await TahModel.load(patched, settings.modelPath, { signal, onProgress: (fraction) => onProgress(0.05 + 0.9 * fraction, "loading the model") });
+        try {
+            const threads = settings.threads > 0 ? settings.threads : patched.llama.cpuMathCores;
+            const context = await TahContext.create(model, { sequences: 3, contextSize: settings.contextSize, threads });
+            const summary: ModelSummary = {
+                name: model.name,
+                kind: model.kind,
+                path: settings.modelPath,
+                backend: patched.gpu,
+                threads,
+                contextSize: settings.contextSize,
+                threshold: model.kind === "tah" ? settings.threshold ?? model.defaultThreshold : null,
+                hasFim: model.fimTokens !== undefined,
+                hasChatTemplate: model.chatTemplate !== undefined,
+                vocabularySize: model.vocabularySize
+            };
+            this.loaded = { settings, model, context, summary };
+            onProgress(1, "ready");
+            this.log("info", `loaded ${summary.name} (${summary.kind}) on ${summary.backend} with ${threads} threads`);
+            return summary;
+        } catch (error) {
+            await model.dispose();
+            throw error;
+        }
+    }
+
+    async unload(): Promise<void> {
+        const loaded = this.loaded;
+        this.loaded = undefined;
+        if (loaded !== undefined) {
+            await loaded.context.dispose();
+            await loaded.model.dispose();
+        }
+    }
+
+    private threshold(loaded: Loaded): number | undefined {
+        return loaded.settings.threshold ?? undefined;
+    }
+
+    private account(summary: GenerationSummary): void {
+        this.stats.generatedTokens += summary.generatedTokens;
+        this.stats.iteratedTokens += summary.iteratedTokens;
+        this.stats.decodeMs += summary.decodeMs;
+        if (this.stats.decodeMs > 0)
+            this.stats.tokensPerSecond = (this.stats.generatedTokens / this.stats.decodeMs) * 1000;
+    }
+
+    async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
+        const loaded = this.require();
+        const { model, context } = loaded;
+        const budget = loaded.settings.contextSize - params.maxTokens;
+        const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
+        const sequence = context.sequence(sequenceOf.completion);
+
+        const tokens: TokenView[] = [];
+        let text = "";
+        const generator = sequence.generate(prompt.tokens, {
+            maxTokens: params.maxTokens,
+            sampling: greedy,
+            threshold: this.threshold(loaded),
+            maxDecodeMs: params.maxMs,
+            isStopToken: (token) => model.isMarkupToken(token),
+            isDone: (generated) => generated.split("\n").length > params.maxLines,
+            signal
+        });
+        let step = await generator.next();
+        while (step.done !== true) {
+            text += step.value.text;
+            const view = tokenView(model, step.value.token, step.value.text, step.value.record);
+            tokens.push(view);
+            onToken(view);
+            step = await generator.next();
+        }
+        const summary = step.value;
+        this.account(summary);
+        if (summary.stopReason === "done") {
+            // the last token ran past the line limit: keep the text up to it
+            const kept = text.split("\n").slice(0, params.maxLines).join("\n");
+            const last = tokens[tokens.length - 1]!;
+            last.text = last.text.slice(0, Math.max(0, last.text.length - (text.length - kept.length)));
+            if (last.text === "")
+                tokens.pop();
+            text = kept;
+        }
+        const stopReason: CompletionResult["stopReason"] = summary.stopReason === "stopToken" ? "special" : summary.stopReason === "done" ? "maxLines" : summary.stopReason;
+        return {
+            text,
+            tokens,
+            stopReason,
+            promptTokens: prompt.tokens.length,
+            reusedTokens: summary.reusedTokens,
+            mode: prompt.mode,
+            prefillMs: summary.prefillMs,
+            decodeMs: summary.decodeMs
+        };
+    }
+
+    async chat(params: ChatParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<ChatResult> {
+        const loaded = this.require();
+        const { model, context } = loaded;
+        const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - params.maxTokens, params.enableThinking);
+        const sequence: TahSequence = context.sequence(sequenceOf.chat);
+        const generator = sequence.generate(prompt.tokens, {
+            maxTokens: params.maxTokens,
+            sampling: { ...chatSampling, seed: Math.floor(Math.random() * 0xffffffff) },
+            threshold: this.threshold(loaded),
+            renderSpecialTokens: true,
+            signal
+        });
+        let text = "";
+        for (;;) {
+            const step = await generator.next();
+            if (step.done === true) {
+                this.account(step.value);
+                return {
+                    text,
+                    stopReason: step.value.stopReason,
+                    promptTokens: prompt.tokens.length,
+                    reusedTokens: step.value.reusedTokens,
+                    droppedMessages: prompt.droppedMessages,
+                    generatedTokens: step.value.generatedTokens,
+                    iteratedTokens: step.value.iteratedTokens,
+                    tokensPerSecond: step.value.decodeMs > 0 ? (step.value.generatedTokens / step.value.decodeMs) * 1000 : 0
+                };
+            }
+            text += step.value.text;
+            onToken(tokenView(model, step.value.token, step.value.text, step.value.record));
+        }
+    }
+
+    async analyze(params: AnalyzeParams, signal: AbortSignal): Promise<AnalyzeResult> {
+        const loaded = this.require();
+        const { model, context } = loaded;
+        const started = performance.now();
+        const all = model.tokenize(params.text);
+        const tokens = all.slice(0, loaded.settings.contextSize);
+        if (tokens.length === 0)
+            return { tokens: [], truncated: false, ms: 0 };
+        const sequence = context.sequence(sequenceOf.analysis);
+        await sequence.truncate(0);
+        const result = await sequence.evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, signal });
+        return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length, ms: performance.now() - started };
+    }
+
+    status(): StatusResult {
+        const { generatedTokens, iteratedTokens, tokensPerSecond } = this.stats;
+        return { model: this.loaded?.summary ?? null, stats: { generatedTokens, iteratedTokens, tokensPerSecond } };
+    }
+
+    async dispose(): Promise<void> {
+        await this.unload();
+        await this.patched?.llama.dispose();
+        this.patched = undefined;
+    }
+}
