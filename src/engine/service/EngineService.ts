@@ -65,10 +65,18 @@ export class EngineService {
 
     async load(settings: EngineSettings, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<ModelSummary> {
         await this.unload();
-        onProgress(0, "loading the native build");
+        let lastReported = -1;
+        const report = (fraction: number, stage: string): void => {
+            // node-llama-cpp reports per tensor; the host needs a handful of updates, not thousands
+            if (fraction - lastReported >= 0.05 || fraction >= 1) {
+                lastReported = fraction;
+                onProgress(fraction, stage);
+            }
+        };
+        report(0, "loading the native build");
         const patched = await this.llamaFor(settings.gpu);
-        onProgress(0.05, "loading the model");
-        const model = await TahModel.load(patched, settings.modelPath, { signal, onProgress: (fraction) => onProgress(0.05 + 0.9 * fraction, "loading the model") });
+        report(0.05, "loading the model");
+        const model = await TahModel.load(patched, settings.modelPath, { signal, onProgress: (fraction) => report(0.05 + 0.9 * fraction, "loading the model") });
         try {
             const threads = settings.threads > 0 ? settings.threads : patched.llama.cpuMathCores;
             const context = await TahContext.create(model, { sequences: 3, contextSize: settings.contextSize, threads });
@@ -85,7 +93,7 @@ export class EngineService {
                 vocabularySize: model.vocabularySize
             };
             this.loaded = { settings, model, context, summary };
-            onProgress(1, "ready");
+            report(1, "ready");
             this.log("info", `loaded ${summary.name} (${summary.kind}) on ${summary.backend} with ${threads} threads`);
             return summary;
         } catch (error) {
