@@ -51,9 +51,10 @@ std::unique_ptr<TahEvaluator> TahEvaluator::create(TahModelParts & parts, const 
     std::unique_ptr<TahEvaluator> evaluator(new TahEvaluator(parts, options));
     llama_context_params params = llama_context_default_params();
     params.n_ctx = options.kvCells;
-    params.n_batch = options.batchSize;
-    params.n_ubatch = options.batchSize;
     params.n_seq_max = 2 * options.sequences;
+    // llama.cpp sizes its output buffer for at least n_seq_max rows and asserts they fit in a batch
+    params.n_batch = std::max(options.batchSize, params.n_seq_max);
+    params.n_ubatch = params.n_batch;
     params.kv_unified = true;
     params.n_threads = options.threads;
     params.n_threads_batch = options.threads;
