@@ -77,6 +77,9 @@ export interface GenerationSummary {
     promptRecords: TokenRecord[];
 }
 
+/** A request that does not fit the context; nothing of it was evaluated. */
+export class ContextFullError extends Error {}
+
 const emptyTimings = (): StepTimings => ({ depth0Ms: 0, deciderMs: 0, selectMs: 0, loraMs: 0, depth1Ms: 0, sampleMs: 0, wallMs: 0 });
 
 function addTimings(total: StepTimings, step: StepTimings): void {
@@ -126,7 +129,9 @@ export class TahSequence {
         const threshold = this.thresholdOf(options);
         if (this.thresholdInCache !== undefined && this.thresholdInCache !== threshold && this.evaluated.length > 0)
             throw new Error("the cached tokens were evaluated with another threshold; truncate first");
-        const { batchSize } = this.context.options;
+        const { batchSize, contextSize } = this.context.options;
+        if (this.evaluated.length + tokens.length > contextSize)
+            throw new ContextFullError(`the context is full: ${this.evaluated.length} tokens held and ${tokens.length} more do not fit the context of ${contextSize} tokens`);
         const isTah = this.context.model.kind === "tah";
         const recordFrom = Math.max(0, Math.min(options.recordFrom ?? 0, tokens.length));
         const result: EvaluateResult = { records: [], iterated: 0, timings: emptyTimings() };

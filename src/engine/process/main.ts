@@ -3,6 +3,7 @@
  * host down. It answers typed requests (protocol/engineProtocol.ts) over the IPC channel of child_process.fork.
  */
 import { AbortedError } from "../evaluator/TahContext.js";
+import { ContextFullError } from "../evaluator/TahSequence.js";
 import { ModelFileError } from "../model/modelFiles.js";
 import { NativeBuildError } from "../native/loadPatchedLlama.js";
 import type { EngineErrorInfo, EngineEvent, EngineMethod, EngineMethods, EngineToHost } from "../protocol/engineProtocol.js";
@@ -27,7 +28,7 @@ function errorInfo(error: unknown): EngineErrorInfo {
         return { code: "nativeBuild", message };
     if (error instanceof NoModelError)
         return { code: "noModel", message };
-    if (error instanceof ChatTooLongError || message.startsWith("the context is full") || message.startsWith("the KV cache is full"))
+    if (error instanceof ChatTooLongError || error instanceof ContextFullError || message.startsWith("the KV cache is full"))
         return { code: "contextFull", message };
     return { code: "internal", message };
 }
