@@ -159,9 +159,12 @@ function cmakeEnv(cudaArch: string | undefined): NodeJS.ProcessEnv {
 }
 
 function fullBuild(gpu: GpuBackend, cudaArch: string | undefined, buildId: string): string {
-    freshSource();
-    if (!applyPatches())
-        throw new BuildError("a patch in native-patches/ does not apply to node-llama-cpp's llama.cpp source");
+    // keep a source tree that already carries exactly these patches: other GPU kinds' build trees compile from it
+    if (!existsSync(path.join(llamaDir, "llama.cpp", ".git")) || !applyPatches()) {
+        freshSource();
+        if (!applyPatches())
+            throw new BuildError("a patch in native-patches/ does not apply to node-llama-cpp's llama.cpp source");
+    }
     copyAddonSources(buildId);
     run(process.execPath, [cliPath, "source", "build", "--gpu", gpu === "cpu" ? "false" : gpu, "--noUsageExample"], { env: cmakeEnv(cudaArch) });
     const lastBuild = JSON.parse(readFileSync(path.join(llamaDir, "lastBuild.json"), "utf8")) as { folderName: string };

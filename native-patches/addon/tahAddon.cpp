@@ -2,6 +2,7 @@
 
 #include "AddonTahContext.h"
 #include "AddonTahModel.h"
+#include "TahQuantize.h"
 #include "tahBuildId.h"
 
 namespace {
@@ -16,6 +17,7 @@ Napi::Value tahBuildInfo(const Napi::CallbackInfo & info) {
 
 void registerTahAddon(Napi::Object exports) {
     exports.Set("tahBuildInfo", Napi::Function::New(exports.Env(), tahBuildInfo, "tahBuildInfo"));
+    exports.Set("tahQuantize", Napi::Function::New(exports.Env(), tahQuantize, "tahQuantize"));
     AddonTahModel::init(exports);
     AddonTahContext::init(exports);
 }

@@ -86,6 +86,8 @@ export interface AddonTahContext {
 /** The subset of node-llama-cpp's addon exports that TaH uses. */
 export interface TahBindings {
     tahBuildInfo(): { buildId: string };
+    /** llama.cpp's quantizer; ftype is a llama_ftype (7 = Q8_0, 15 = Q4_K_M, …). */
+    tahQuantize(inputPath: string, outputPath: string, options: { ftype: number; threads: number }): Promise<void>;
     AddonTahModel: new (addonModel: object, options: { loraPath?: string; deciderPath?: string }) => AddonTahModel;
     AddonTahContext: new (model: AddonTahModel, options: AddonTahContextOptions) => AddonTahContext;
 }
