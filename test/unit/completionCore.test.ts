@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";
+import { AdaptiveDebounce } from "../../src/completion/adaptiveDebounce.js";
+import { CompletionCache } from "../../src/completion/completionCache.js";
+import { extractContext } from "../../src/completion/completionContext.js";
+import { maxLinesFor, shouldSkipAutomatic } from "../../src/completion/multilinePolicy.js";
+import { postProcess, suffixOverlap, type Suggestion } from "../../src/completion/postProcess.js";
+
+function token(text: string, difficulty = 0.1): TokenView {
+    return { token: 0, piece: text, text, difficulty, difficultyIsProxy: false, iterated: difficulty > 0.5, changed: false, before: [], after: [] };
+}
+
+function suggestion(...parts: Array<[string, number?]>): Suggestion {
+    const tokens = parts.map(([text, difficulty]) => token(text, difficulty));
+    return { text: tokens.map((t) => t.text).join(""), tokens };
+}
+
+const budget = { prefixLines: 2, suffixLines: 1, maxPrefixChars: 10_000, maxSuffixChars: 10_000 };
+
+test("context: prefix from a line start, suffix to a line end, the cursor's line split", () => {
+    const text = "line0\nline1\nline2\nab|cd\nline4\nline5\n";
+    const offset = text.indexOf("|");
+    const context = extractContext(text.replace("|", ""), offset, budget);
+    assert.equal(context.prefix, "line1\nline2\nab");
+    assert.equal(context.suffix, "cd\nline4");
+    assert.equal(context.linePrefix, "ab");
+    assert.equal(context.lineSuffix, "cd");
+});
+
+test("context: the character cap keeps whole lines where it can", () => {
+    const text = `${"x".repeat(50)}\n${"y".repeat(10)}\nzz`;
+    const context = extractContext(text, text.length, { ...budget, prefixLines: 10, maxPrefixChars: 20 });
+    assert.equal(context.prefix, `${"y".repeat(10)}\nzz`);
+});
+
+test("multi-line: one line inside a line, several after a block opener or on an empty line", () => {
+    const at = (text: string): ReturnType<typeof extractContext> => extractContext(text.replace("|", ""), text.indexOf("|"), budget);
+    assert.equal(maxLinesFor(at("foo(|)"), "auto", 8), 1);
+    assert.equal(maxLinesFor(at("if (x) {|"), "auto", 8), 8);
+    assert.equal(maxLinesFor(at("def f():|"), "auto", 8), 8);
+    assert.equal(maxLinesFor(at("    |"), "auto", 8), 8);
+    assert.equal(maxLinesFor(at("const x = 1|"), "auto", 8), 1);
+    assert.equal(maxLinesFor(at("if (x) {|"), "never", 8), 1);
+    assert.equal(maxLinesFor(at("foo(|)"), "always", 8), 8);
+    assert.equal(shouldSkipAutomatic(at("a|bcdefghijkl"), 8), true);
+    assert.equal(shouldSkipAutomatic(at("a|);"), 8), false);
+});
+
+test("post-processing trims what the suffix already has and refuses repeats of the next lines", () => {
+    assert.equal(suffixOverlap("x, y)", ")"), 1);
+    assert.equal(suffixOverlap("x);", "  );"), 2);
+    assert.equal(suffixOverlap("abc", "xyz"), 0);
+    assert.equal(postProcess(suggestion(["a, b)"]), { suffix: ")", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 })?.text, "a, b");
+    assert.equal(postProcess(suggestion(["\n    return x"]), { suffix: "\n    return x\n}", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 }), undefined);
+    assert.equal(postProcess(suggestion(["   \n  "]), { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 }), undefined);
+});
+
+test("post-processing never lets markup through", () => {
+    const result = postProcess(suggestion(["foo()"], ["<think>"], ["bar"]), { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 });
+    assert.equal(result?.text, "foo()");
+    assert.equal(postProcess(suggestion(["x"], ["<|fim_pad|>"]), { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 })?.text, "x");
+});
+
+test("TaH policies: cut before the first hard token, or hold back when a hard token leads", () => {
+    const raw = suggestion(["total"], [" +="], [" item", 0.95], [".price"]);
+    const truncated = postProcess(raw, { suffix: "", hardTokenPolicy: "truncate", hardTokenThreshold: 0.9, leadingTokens: 3 });
+    assert.equal(truncated?.text, "total +=");
+    assert.deepEqual(truncated?.tokens.map((t) => t.text), ["total", " +="]);
+    assert.equal(postProcess(raw, { suffix: "", hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 3 }), undefined);
+    assert.equal(postProcess(raw, { suffix: "", hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 2 })?.text, "total += item.price");
+    assert.equal(postProcess(raw, { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.9, leadingTokens: 3 })?.text, "total += item.price");
+});
+
+test("cache: typing along a suggestion returns its remainder with its tokens", () => {
+    const cache = new CompletionCache(10);
+    cache.set("let a = ", ";", suggestion(["compute"], ["(x"], [")"]));
+    assert.equal(cache.get("let a = ", ";")?.suggestion.text, "compute(x)");
+    const hit = cache.get("let a = comp", ";");
+    assert.equal(hit?.typed, 4);
+    assert.equal(hit?.suggestion.text, "ute(x)");
+    assert.deepEqual(hit?.suggestion.tokens.map((t) => t.text), ["ute", "(x", ")"]);
+    assert.equal(cache.get("let a = cx", ";"), undefined, "typed text that leaves the suggestion misses");
+    assert.equal(cache.get("let a = compute(x)", ";"), undefined, "a fully typed suggestion is not offered again");
+    assert.equal(cache.get("let a = comp", "other"), undefined, "another suffix misses");
+});
+
+test("cache: least recently used entries go first", () => {
+    const cache = new CompletionCache(2);
+    cache.set("a", "", suggestion(["1"]));
+    cache.set("b", "", suggestion(["2"]));
+    cache.get("a", "");
+    cache.set("c", "", suggestion(["3"]));
+    assert.notEqual(cache.get("a", ""), undefined);
+    assert.equal(cache.get("b", ""), undefined);
+});
+
+test("debounce: follows typing rhythm, shortens at likely spots, and respects its bounds", () => {
+    const debounce = new AdaptiveDebounce();
+    const settings = { baseMs: 100, adaptive: true };
+    for (let t = 0; t <= 1000; t += 200)
+        debounce.recordKeystroke(t);
+    const likely = debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings);
+    const unlikely = debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, settings);
+    assert.equal(likely, 300);
+    assert.equal(unlikely, 600);
+    debounce.recordLatency(2000);
+    assert.equal(debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings), 50);
+    assert.equal(debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, { baseMs: 250, adaptive: false }), 250);
+});
