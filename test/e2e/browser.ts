@@ -1,0 +1,71 @@
+// Headless Debian chromium through playwright-core, and the bookkeeping both e2e drivers share.
+import fs from "node:fs";
+import path from "node:path";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { chromiumPath } from "../../scripts/e2e/paths.js";
+import { testOutput } from "./codeServer.js";
+
+export const screenshotDir = path.join(testOutput, "screenshots");
+
+/** `runDir`: a folder for chromium's own config (crash reports), instead of ~/.config/chromium. */
+export async function launchBrowser(runDir: string): Promise<Browser> {
+    return chromium.launch({
+        executablePath: chromiumPath,
+        headless: true,
+        env: { ...process.env, XDG_CONFIG_HOME: path.join(runDir, "chromium-config"), XDG_CACHE_HOME: path.join(runDir, "chromium-cache") },
+        // No sandbox (root in a container), no GPU, and nothing that reaches out to the network on its own.
+        args: [
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+        ],
+    });
+}
+
+export async function newWorkbenchPage(browser: Browser): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    page.setDefaultTimeout(60_000);
+    return page;
+}
+
+export function workbenchUrl(serverUrl: string, folder: string): string {
+    return `${serverUrl}?folder=${encodeURIComponent(folder)}`;
+}
+
+/** Removes the screenshots of one driver (its name prefix), leaving the other driver's in place. */
+export function removeScreenshots(prefix: string): void {
+    if (!fs.existsSync(screenshotDir)) return;
+    for (const file of fs.readdirSync(screenshotDir).filter((name) => name.startsWith(`${prefix}-`))) {
+        fs.rmSync(path.join(screenshotDir, file));
+    }
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+    fs.mkdirSync(screenshotDir, { recursive: true });
+    const file = path.join(screenshotDir, `${name}.png`);
+    await page.screenshot({ path: file });
+    return file;
+}
+
+export interface CheckResult {
+    readonly name: string;
+    readonly passed: boolean;
+    readonly durationMs: number;
+    readonly error?: string;
+}
+
+export interface RunResults {
+    readonly passed: number;
+    readonly failed: number;
+    readonly checks: readonly CheckResult[];
+}
+
+export function writeResults(file: string, checks: readonly CheckResult[]): RunResults {
+    const results = {
+        passed: checks.filter((check) => check.passed).length,
+        failed: checks.filter((check) => !check.passed).length,
+        checks,
+    };
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(results, null, 4) + "\n");
+    return results;
+}

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { contentSecurityPolicy, createNonce, renderChatHtml } from "../../src/chat/html.js";
+
+const resources = {
+    cspSource: "https://webview.example",
+    scriptUri: "https://webview.example/dist/webview/chat.js",
+    styleUri: "https://webview.example/dist/webview/chat.css",
+    nonce: "abc123",
+};
+
+describe("chat view HTML", () => {
+    test("the CSP allows nothing by default and scripts only with the nonce", () => {
+        const csp = contentSecurityPolicy(resources.cspSource, resources.nonce);
+        assert.match(csp, /^default-src 'none'/);
+        assert.match(csp, /script-src 'nonce-abc123'(;|$)/);
+        assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
+    });
+
+    test("the page loads only its own script and stylesheet, the script with the nonce", () => {
+        const html = renderChatHtml(resources);
+        assert.ok(html.includes(`<meta http-equiv="Content-Security-Policy" content="default-src 'none';`));
+        const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((match) => match[0]);
+        assert.deepEqual(scripts, [`<script nonce="abc123" src="${resources.scriptUri}">`]);
+        assert.ok(html.includes(`<link rel="stylesheet" href="${resources.styleUri}">`));
+        assert.doesNotMatch(html, /\son[a-z]+=/i, "no inline event handlers");
+        assert.ok(html.includes("The engine is not connected yet."));
+    });
+
+    test("attribute values are escaped", () => {
+        const html = renderChatHtml({ ...resources, scriptUri: "https://x/\"><script>alert(1)</script>" });
+        assert.ok(!html.includes("<script>alert(1)"));
+    });
+
+    test("nonces are fresh and long enough", () => {
+        const nonces = new Set(Array.from({ length: 100 }, createNonce));
+        assert.equal(nonces.size, 100);
+        for (const nonce of nonces) assert.ok(nonce.length >= 24);
+    });
+});
