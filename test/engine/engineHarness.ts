@@ -3,7 +3,11 @@ import { TahContext } from "../../src/engine/evaluator/TahContext.js";
 import { greedy } from "../../src/engine/evaluator/sampling.js";
 import type { TokenRecord } from "../../src/engine/evaluator/tokenRecords.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
+import type { GpuBackend } from "../../src/engine/native/buildIdentity.js";
 import type { PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
+
+/** The backend the engine tests run on: cpu unless TAH_TEST_GPU says otherwise (npm run test:vulkan). */
+export const testGpu = (process.env.TAH_TEST_GPU ?? "cpu") as GpuBackend;
 
 export interface EngineRecord {
     position: number;
@@ -52,6 +56,8 @@ function toEngineRecord(record: TokenRecord, nVocab: number): EngineRecord {
 export async function runEngine(patched: PatchedLlama, modelPath: string, options: EngineRunOptions): Promise<EngineRun> {
     const model = await TahModel.load(patched, modelPath);
     try {
+        if (patched.gpu !== "cpu" && model.llamaModel.gpuLayers === 0)
+            throw new Error(`nothing was offloaded to ${patched.gpu}`);
         const nVocab = model.vocabularySize;
         const batchSize = options.prefill === "batch" ? Math.max(options.prompt.length, 1)
             : options.prefill === "tokenByToken" ? 1 : options.batchSize ?? 4;

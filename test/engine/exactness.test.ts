@@ -16,10 +16,14 @@ import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loa
 import { runReference, type ReferenceOptions, type ReferenceResult } from "../reference/runReference.js";
 import { generateTinyTah, type TinyTahOptions } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
-import { type EngineRun, maxAbsDiff, runEngine } from "./engineHarness.js";
+import { type EngineRun, maxAbsDiff, runEngine, testGpu } from "./engineHarness.js";
 
-const logitTolerance = 1e-4;
-const pHardTolerance = 1e-4;
+/**
+ * f32 arithmetic on the CPU backend. Vulkan's batched matrix kernels round through f16 (measured on lavapipe: up to
+ * 6e-2 in logits and 3e-3 in P(hard) for batched prefill, 2e-5 token by token), so GPU backends get a looser bound.
+ */
+const logitTolerance = testGpu === "cpu" ? 1e-4 : 0.1;
+const pHardTolerance = testGpu === "cpu" ? 1e-4 : 5e-3;
 const productLogitTolerance = 0.15;
 const steps = 20;
 const prompt = tokenize("def add(a, b):\n    return a + b\n\nclass Point:\n    def __init__(self, x):\n        self.x = x\n");
@@ -66,7 +70,7 @@ let patched: PatchedLlama;
 const folders: string[] = [];
 
 before(async () => {
-    patched = await loadPatchedLlama({ gpu: "cpu" });
+    patched = await loadPatchedLlama({ gpu: testGpu });
 });
 
 after(async () => {
@@ -120,7 +124,7 @@ for (const shape of shapes) {
             for (const [name, control] of controls) {
                 const broken = runReference(model, { promptTokens: prompt, steps, threshold, ...control });
                 const diff = maxDiffAgainst(engine, broken);
-                assert.ok(diff > 1000 * logitTolerance, `${name}: the engine is within ${diff} of it`);
+                assert.ok(diff > Math.max(1, 10 * logitTolerance), `${name}: the engine is within ${diff} of it`);
                 t.diagnostic(`${name}: max |Δ| ${diff.toFixed(3)}`);
             }
         });

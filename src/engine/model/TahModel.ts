@@ -90,7 +90,8 @@ export class TahModel {
 
     /** The model's own threshold (from its tah_config.json), else the reference evaluation's 0.9. */
     get defaultThreshold(): number {
-        return this.info.threshold ?? referenceThreshold;
+        // stored as float32: 0.9 reads back as 0.8999999761…
+        return this.info.threshold === undefined ? referenceThreshold : Number(this.info.threshold.toPrecision(7));
     }
 
     /** Fill-in-the-middle tokens as the GGUF metadata declares them; undefined when it declares none. */
