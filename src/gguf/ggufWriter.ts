@@ -23,9 +23,9 @@ const encodeSliceElements = 1 << 16;
  * Tensor payload:
  * - Float32Array: values, encoded to the tensor's type, which must be F32, F16 or BF16;
  * - Uint8Array (or Buffer): bytes already encoded in the tensor's type;
- * - AsyncIterable of byte chunks: streamed, for tensors too large to hold in memory.
+ * - an iterable (sync or async) of byte chunks: streamed, for tensors too large to hold in memory.
  */
-export type GgufTensorData = Float32Array | Uint8Array | AsyncIterable<Uint8Array>;
+export type GgufTensorData = Float32Array | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 export interface GgufTensor {
     readonly name: string;

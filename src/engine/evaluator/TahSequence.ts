@@ -118,9 +118,10 @@ export class TahSequence {
     async truncate(length: number): Promise<void> {
         if (length >= this.evaluated.length)
             return;
-        await this.context.schedule(undefined, async () => {
+        await this.context.schedule(undefined, () => {
             this.context.native.removeFrom(this.index, length);
             this.evaluated.length = length;
+            return Promise.resolve();
         });
     }
 
@@ -212,7 +213,7 @@ export class TahSequence {
         };
 
         let next = prefill.nextToken!;
-        let predictor = prefill.records[prefill.records.length - 1]!;
+        let predictor = prefill.records[prefill.records.length - 1];
         const generated: number[] = [];
         let emitted = "";
         const decodeStart = performance.now();

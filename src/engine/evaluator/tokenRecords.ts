@@ -28,8 +28,8 @@ export interface TokenRecord {
 function candidates(ids: Int32Array, logits: Float32Array, lse: number, row: number, topN: number): Candidate[] {
     const result: Candidate[] = [];
     for (let k = 0; k < topN; k++) {
-        const logit = logits[row * topN + k]!;
-        result.push({ token: ids[row * topN + k]!, logit, prob: Math.exp(logit - lse) });
+        const logit = logits[row * topN + k];
+        result.push({ token: ids[row * topN + k], logit, prob: Math.exp(logit - lse) });
     }
     return result;
 }
@@ -39,17 +39,17 @@ export function recordsOf(result: NativeStepResult, tokens: readonly number[], s
     const records: TokenRecord[] = [];
     for (let r = 0; r < result.records; r++) {
         const index = result.recordFrom + r;
-        const before = candidates(result.top0Ids, result.top0Logits, result.lse0[r]!, r, result.topN);
-        const after = candidates(result.topFinalIds, result.topFinalLogits, result.lseFinal[r]!, r, result.topN);
-        const pHard = isTah ? result.pHard[r]! : null;
+        const before = candidates(result.top0Ids, result.top0Logits, result.lse0[r], r, result.topN);
+        const after = candidates(result.topFinalIds, result.topFinalLogits, result.lseFinal[r], r, result.topN);
+        const pHard = isTah ? result.pHard[r] : null;
         records.push({
             position: startPosition + index,
-            token: tokens[index]!,
+            token: tokens[index],
             pHard,
-            difficulty: pHard ?? 1 - before[0]!.prob,
+            difficulty: pHard ?? 1 - before[0].prob,
             difficultyIsProxy: pHard === null,
             iterated: result.iterated[r] === 1,
-            changed: before[0]!.token !== after[0]!.token,
+            changed: before[0].token !== after[0].token,
             before,
             after
         });

@@ -58,9 +58,10 @@ export class TahModel {
                 throw error;
             throw new ModelFileError(`cannot load ${files.backbone}: ${error instanceof Error ? error.message : String(error)} (a corrupt, truncated or unsupported GGUF file?)`);
         }
-        if (llamaModel.fileInfo.metadata.general.architecture !== "qwen3" && files.kind === "tah") {
+        const architecture: string = llamaModel.fileInfo.metadata.general.architecture;
+        if (architecture !== "qwen3" && files.kind === "tah") {
             await llamaModel.dispose();
-            throw new ModelFileError(`${files.backbone}: a TaH backbone must be a Qwen3 model, not ${llamaModel.fileInfo.metadata.general.architecture}`);
+            throw new ModelFileError(`${files.backbone}: a TaH backbone must be a Qwen3 model, not ${architecture}`);
         }
 
         // node-llama-cpp keeps its addon model on an @internal field; TaH's addon shares that llama_model
@@ -133,7 +134,7 @@ export class TahModel {
     }
 
     tokenize(text: string, specialTokens = false): number[] {
-        return this.llamaModel.tokenize(text, specialTokens) as number[];
+        return this.llamaModel.tokenize(text, specialTokens);
     }
 
     detokenize(tokens: readonly number[], specialTokens = false): string {

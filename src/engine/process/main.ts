@@ -46,7 +46,7 @@ const handlers: { [M in EngineMethod]: Handler<M> } = {
     complete: (params, emit, signal) => service.complete(params, (token) => emit({ kind: "token", token }), signal),
     chat: (params, emit, signal) => service.chat(params, (token) => emit({ kind: "token", token }), signal),
     analyze: (params, _emit, signal) => service.analyze(params, signal),
-    status: async () => service.status()
+    status: () => Promise.resolve(service.status())
 };
 
 async function handleRequest(id: number, method: EngineMethod, rawParams: unknown): Promise<void> {

@@ -1,8 +1,8 @@
+import { LlamaLogLevel } from "node-llama-cpp";
 import { TahContext } from "../evaluator/TahContext.js";
 import { greedy } from "../evaluator/sampling.js";
 import type { GenerationSummary, TahSequence } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
-import type { GpuBackend } from "../native/buildIdentity.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt } from "../prompts/completionPrompt.js";
@@ -11,6 +11,12 @@ import type {
     ModelSummary, StatusResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
+
+function logLevelOf(level: LlamaLogLevel): "debug" | "warn" | "error" {
+    if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)
+        return "error";
+    return level === LlamaLogLevel.warn ? "warn" : "debug";
+}
 
 /** Sequences of the shared context: completions and chat side by side, and file analysis apart from both. */
 const sequenceOf = { completion: 0, chat: 1, analysis: 2 } as const;
@@ -57,8 +63,8 @@ export class EngineService {
             return this.patched;
         }
         this.patched = await loadPatchedLlama({
-            gpu: gpu as GpuBackend | "auto",
-            logger: (level, message) => this.log(level === "error" || level === "fatal" ? "error" : level === "warn" ? "warn" : "debug", message.trimEnd())
+            gpu: gpu,
+            logger: (level, message) => this.log(logLevelOf(level), message.trimEnd())
         });
         return this.patched;
     }
@@ -154,7 +160,7 @@ export class EngineService {
         if (summary.stopReason === "done") {
             // the last token ran past the line limit: keep the text up to it
             const kept = text.split("\n").slice(0, params.maxLines).join("\n");
-            const last = tokens[tokens.length - 1]!;
+            const last = tokens[tokens.length - 1];
             last.text = last.text.slice(0, Math.max(0, last.text.length - (text.length - kept.length)));
             if (last.text === "")
                 tokens.pop();

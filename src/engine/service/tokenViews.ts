@@ -52,7 +52,7 @@ export function analyzedTokens(model: TahModel, tokens: readonly number[], recor
         const record = records[j - 1];
         if (record === undefined)
             continue;
-        result.push({ ...tokenView(model, tokens[j]!, "", record), ...spans[j]! });
+        result.push({ ...tokenView(model, tokens[j], "", record), ...spans[j] });
     }
     return result;
 }
