@@ -1,0 +1,168 @@
+import * as vscode from "vscode";
+import type {
+    AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, EngineEvent, ModelSummary, StatusResult, TokenView
+} from "../engine/protocol/engineProtocol.js";
+import { EngineClient, EngineError, type EngineState } from "../engineClient/EngineClient.js";
+import { engineSettings } from "./settings.js";
+
+export type { EngineState } from "../engineClient/EngineClient.js";
+
+/**
+ * The engine as the extension's features see it: the engine process (spawned on first need), the model from the
+ * settings (loaded with a progress notification, reloaded when they change), and user-facing messages when
+ * something goes wrong — once, with a way to fix it.
+ */
+export class EngineHost implements vscode.Disposable {
+    private readonly client: EngineClient;
+    private readonly stateEmitter = new vscode.EventEmitter<EngineState>();
+    private readonly statsEmitter = new vscode.EventEmitter<StatusResult>();
+    readonly onDidChangeState = this.stateEmitter.event;
+    /** Fires after each completion or chat answer with the engine's running statistics. */
+    readonly onDidUpdateStats = this.statsEmitter.event;
+    private loading: Promise<ModelSummary | undefined> | undefined;
+    private readonly disposables: vscode.Disposable[] = [];
+    private crashReported = false;
+
+    constructor(enginePath: string, private readonly log: vscode.LogOutputChannel) {
+        this.client = new EngineClient({
+            enginePath,
+            log: (level, message) => log[level](message)
+        });
+        this.client.on("state", (state) => {
+            this.stateEmitter.fire(state);
+            if (state.kind === "crashed" && !this.crashReported) {
+                this.crashReported = true;
+                void vscode.window.showWarningMessage("TaH Copilot: the engine process stopped unexpectedly. It was restarted and the model is loading again.", "Show Logs")
+                    .then((choice) => choice === "Show Logs" ? this.log.show() : undefined);
+            }
+        });
+        this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
+            if (["tah.modelPath", "tah.gpu", "tah.threads", "tah.contextSize", "tah.decider.threshold"].some((key) => event.affectsConfiguration(key)))
+                void this.reload();
+        }));
+    }
+
+    get state(): EngineState {
+        return this.client.state;
+    }
+
+    /** The engine process's pid (tests kill it on purpose). */
+    get pid(): number | undefined {
+        return this.client.pid;
+    }
+
+    /** Loads the model of the settings unless it is loaded or loading; undefined when no model is selected. */
+    ensureLoaded(): Promise<ModelSummary | undefined> {
+        const state = this.client.state;
+        if (state.kind === "ready")
+            return Promise.resolve(state.model);
+        this.loading ??= this.load().finally(() => {
+            this.loading = undefined;
+        });
+        return this.loading;
+    }
+
+    private async load(): Promise<ModelSummary | undefined> {
+        const settings = engineSettings();
+        if (settings === undefined)
+            return undefined;
+        try {
+            return await vscode.window.withProgress({
+                location: vscode.ProgressLocation.Notification,
+                title: `TaH Copilot: loading ${settings.modelPath.split(/[\\/]/).pop() ?? "the model"}`,
+                cancellable: false
+            }, async (progress) => {
+                let reported = 0;
+                return this.client.load(settings, (fraction) => {
+                    progress.report({ increment: Math.max(0, fraction - reported) * 100 });
+                    reported = fraction;
+                });
+            });
+        } catch (error) {
+            this.reportLoadFailure(error);
+            return undefined;
+        }
+    }
+
+    private reportLoadFailure(error: unknown): void {
+        const message = error instanceof Error ? error.message : String(error);
+        this.log.error(`loading the model failed: ${message}`);
+        const actions = error instanceof EngineError && error.code === "nativeBuild" ? ["Show Logs"] : ["Pick a Model…", "Open Settings", "Show Logs"];
+        void vscode.window.showErrorMessage(`TaH Copilot could not load the model: ${message}`, ...actions).then((choice) => {
+            if (choice === "Pick a Model…")
+                void vscode.commands.executeCommand("tah.selectModel");
+            else if (choice === "Open Settings")
+                void vscode.commands.executeCommand("workbench.action.openSettings", "tah.modelPath");
+            else if (choice === "Show Logs")
+                this.log.show();
+        });
+    }
+
+    async reload(): Promise<void> {
+        await this.loading;
+        if (engineSettings() === undefined) {
+            await this.client.restart().catch(() => undefined);
+            this.stateEmitter.fire(this.client.state);
+            return;
+        }
+        await this.ensureLoadedFresh();
+    }
+
+    private async ensureLoadedFresh(): Promise<void> {
+        this.loading = this.load().finally(() => {
+            this.loading = undefined;
+        });
+        await this.loading;
+    }
+
+    /** Restarts the engine process and loads the model again. */
+    async restart(): Promise<void> {
+        this.crashReported = false;
+        await this.client.restart().catch(() => undefined);
+        await this.ensureLoadedFresh();
+    }
+
+    private async refreshStats(): Promise<void> {
+        try {
+            this.statsEmitter.fire(await this.client.request("status", {}));
+        } catch {
+            // statistics are best effort
+        }
+    }
+
+    async complete(params: CompletionParams, options: { signal: AbortSignal; onEvent?: (event: EngineEvent) => void }): Promise<CompletionResult> {
+        if ((await this.ensureLoaded()) === undefined)
+            throw new EngineError("noModel", "no model is selected (setting tah.modelPath)");
+        const result = await this.client.request("complete", params, options);
+        void this.refreshStats();
+        return result;
+    }
+
+    async chat(params: ChatParams, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult> {
+        if ((await this.ensureLoaded()) === undefined)
+            throw new EngineError("noModel", "no model is selected: pick one with “TaH: Select Model…”");
+        const result = await this.client.request("chat", params, {
+            signal: options.signal,
+            onEvent: (event) => {
+                if (event.kind === "token")
+                    options.onToken(event.token);
+            }
+        });
+        void this.refreshStats();
+        return result;
+    }
+
+    async analyze(text: string, signal: AbortSignal): Promise<AnalyzeResult> {
+        if ((await this.ensureLoaded()) === undefined)
+            throw new EngineError("noModel", "no model is selected (setting tah.modelPath)");
+        return this.client.request("analyze", { text }, { signal });
+    }
+
+    dispose(): void {
+        for (const disposable of this.disposables)
+            disposable.dispose();
+        this.client.dispose();
+        this.stateEmitter.dispose();
+        this.statsEmitter.dispose();
+    }
+}
