@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { ModelFileError } from "../engine/model/modelFiles.js";
 import { NativeBuildError } from "../engine/native/loadPatchedLlama.js";
+import { convertCommand, convertUsage } from "./convertCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
 import { UsageError } from "./usageError.js";
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
-    trace: { run: traceCommand, usage: traceUsage }
+    trace: { run: traceCommand, usage: traceUsage },
+    convert: { run: convertCommand, usage: convertUsage }
 };
 
 const usage = `tah — the TaH Copilot engine from the command line

@@ -1,0 +1,57 @@
+/**
+ * tah_config.json, TaH's `TaHConfig` dataclass (tah-inference.md §1.4). torch dtypes are stored as
+ * {"__dtype__": true, "__str__": "torch.bfloat16"}, decoded here to the dtype's name ("bfloat16"). Only the keys the
+ * converter uses are validated; the rest (training settings, losses) are ignored.
+ */
+import path from "node:path";
+import { z } from "zod";
+import { readJsonFile } from "./jsonFile.js";
+
+export type TorchFloatName = "float32" | "float16" | "bfloat16";
+
+/** TaH's `_DTYPE_BY_STR`: any other dtype string decodes to float32, as the reference does. */
+function dtypeName(text: string): TorchFloatName {
+    const name = text.replace(/^torch\./, "");
+    return name === "float16" || name === "bfloat16" ? name : "float32";
+}
+
+/** The encoded form `_config_to_serialisable` writes; a bare "torch.bfloat16" string is read the same way. */
+const dtypeSchema = z.union([
+    z.object({ __dtype__: z.literal(true), __str__: z.string() }).transform(({ __str__ }) => dtypeName(__str__)),
+    z.string().transform(dtypeName),
+]);
+
+const intList = z.array(z.number().int());
+
+/** MLPIterDecider's constructor arguments; unknown keys (e.g. load_path) are ignored. */
+const deciderKwargsSchema = z.object({
+    topk: z.number().int().positive().optional(),
+    hidden_states_size: z.number().int().positive().optional(),
+    hidden_states_layer_nums: intList.optional(),
+    hidden_dims: z.array(z.number().int().positive()).optional(),
+    expansion_factor: z.number().int().positive().optional(),
+    dropout_rate: z.number().optional(),
+    normalize_input: z.boolean().optional(),
+    threshold: z.number().optional(),
+    max_iter: z.number().int().optional(),
+    dtype: dtypeSchema.optional(),
+});
+
+export type DeciderKwargs = z.infer<typeof deciderKwargsSchema>;
+
+const tahConfigSchema = z.object({
+    embedding_key: z.string().default("model.embed_tokens"),
+    max_iter: z.number().int().nullish(),
+    iter_decider: z.string().nullish(),
+    iter_decider_kwargs: deciderKwargsSchema.default({}),
+    eval_iter_decider: z.string().nullish(),
+    input_updater_kwargs: z.object({ topk: z.number().int().positive().optional() }).default({}),
+    adapter: z.string().default("lora"),
+});
+
+export type TahConfig = z.infer<typeof tahConfigSchema> & { readonly file: string };
+
+export async function readTahConfig(dir: string): Promise<TahConfig> {
+    const file = path.join(dir, "tah_config.json");
+    return { ...(await readJsonFile(file, tahConfigSchema)), file };
+}
