@@ -34,6 +34,16 @@ const targets = [
     },
     {
         ...common,
+        entryPoints: ["src/cli/main.ts"],
+        outfile: "dist/cli.mjs",
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        external: nodeExternals,
+        banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
+    },
+    {
+        ...common,
         entryPoints: ["src/engine/process/main.ts"],
         outfile: "dist/engine.mjs",
         platform: "node",

@@ -8,7 +8,7 @@
  * node-llama-cpp's version). When only native-patches/ changed and a build tree exists, it rebuilds incrementally.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -184,10 +184,25 @@ function incrementalBuild(folder: string, buildId: string): boolean {
     return true;
 }
 
+/** What node-llama-cpp needs of a local build to load it: the Release folder and the build-done marker beside it. */
+const runtimeFiles = ["Release", "buildDone.status"];
+
+/** Keeps the newest `keep` cache entries of a GPU kind: every change of native-patches/ adds one. */
+function pruneCache(gpu: GpuBackend, keep: number): void {
+    const root = cacheRoot();
+    const entries = readdirSync(root)
+        .filter((name) => name.startsWith(`${gpu}-`) && !name.includes(".partial-"))
+        .map((name) => ({ name, time: statSync(path.join(root, name)).mtimeMs }))
+        .sort((a, b) => b.time - a.time);
+    for (const old of entries.slice(keep))
+        rmSync(path.join(root, old.name), { recursive: true, force: true });
+}
+
 function saveToCache(folder: string, entry: string): void {
     const temporary = `${entry}.partial-${process.pid}`;
     rmSync(temporary, { recursive: true, force: true });
-    cpSync(path.join(folder, "Release"), path.join(temporary, "Release"), { recursive: true });
+    for (const file of runtimeFiles)
+        cpSync(path.join(folder, file), path.join(temporary, file), { recursive: true });
     rmSync(entry, { recursive: true, force: true });
     renameSync(temporary, entry);
 }
@@ -196,7 +211,8 @@ function restoreFromCache(entry: string, record: BuildRecord): void {
     const folder = path.join(llamaDir, "localBuilds", record.folderName);
     rmSync(folder, { recursive: true, force: true });
     mkdirSync(folder, { recursive: true });
-    cpSync(path.join(entry, "Release"), path.join(folder, "Release"), { recursive: true });
+    for (const file of runtimeFiles)
+        cpSync(path.join(entry, file), path.join(folder, file), { recursive: true });
 }
 
 export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArch?: string } = {}): BuildRecord {
@@ -211,7 +227,7 @@ export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArc
 
     const entry = path.join(cacheRoot(), `${gpu}-${buildId}`);
     const cached = readRecord(path.join(entry, "Release", recordName));
-    if (cached !== undefined && !options.force) {
+    if (cached !== undefined && existsSync(path.join(entry, "buildDone.status")) && !options.force) {
         restoreFromCache(entry, cached);
         console.log(`native build ${gpu} ${buildId} restored from ${entry}`);
         return cached;
@@ -227,6 +243,7 @@ export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArc
     };
     writeFileSync(path.join(folder, "Release", recordName), `${JSON.stringify(record, null, 2)}\n`);
     saveToCache(folder, entry);
+    pruneCache(gpu, 3);
     console.log(`native build ${gpu} ${buildId} done in ${record.seconds} s (${record.folderName}), cached in ${entry}`);
     return record;
 }

@@ -2,9 +2,20 @@
 // deactivate: VS Code disposes context.subscriptions on shutdown).
 import * as vscode from "vscode";
 import { ChatViewProvider } from "./chat/chatViewProvider.js";
+import { InlineCompletionService } from "./completion/InlineCompletionService.js";
+import { acceptedArguments, completionAcceptedCommand, TahInlineCompletionProvider } from "./completion/inlineCompletionProvider.js";
+import { analyzeDifficulty } from "./difficulty/analyzeDifficulty.js";
+import { DifficultyHoverProvider } from "./difficulty/difficultyHoverProvider.js";
+import { DifficultyStore } from "./difficulty/DifficultyStore.js";
+import { HeatmapDecorations } from "./difficulty/heatmapDecorations.js";
+import type { EngineStats } from "./engine/protocol/engineProtocol.js";
+import { EngineHost } from "./engineHost/EngineHost.js";
+import { engineSettings, inlineCompletionSettings } from "./engineHost/settings.js";
 import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
-import { StatusBar, stateFromSettings } from "./ui/statusBar.js";
+import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
+import { selectModel } from "./ui/selectModel.js";
+import { StatusBar } from "./ui/statusBar.js";
 
 /** What `activate` returns: a small read-only surface, used by the integration tests. */
 export interface TahExtensionApi {
@@ -12,10 +23,16 @@ export interface TahExtensionApi {
     readonly statusText: () => string;
     /** Resolves when a chat webview has loaded its script (under the CSP) and said "ready". */
     readonly chatViewReady: Promise<void>;
+    readonly engine: EngineHost;
+    readonly difficulty: DifficultyStore;
+    readonly heatmap: HeatmapDecorations;
 }
 
 export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     const log = vscode.window.createOutputChannel("TaH Copilot", { log: true });
+    const engine = new EngineHost(vscode.Uri.joinPath(context.extensionUri, "dist", "engine.mjs").fsPath, log);
+    const store = new DifficultyStore();
+    const heatmap = new HeatmapDecorations(store);
     const status = new StatusBar();
     const chat = new ChatViewProvider(context.extensionUri, log);
     const chatViewReady = new Promise<void>((resolve) => {
@@ -26,20 +43,55 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
         context.subscriptions.push(once);
     });
 
-    status.set(stateFromSettings());
+    let stats: EngineStats | undefined;
+    const refreshStatus = (): void => status.update(engine.state, stats, engineSettings() !== undefined, inlineCompletionSettings().enabled);
+    const completionService = new InlineCompletionService((params, options) => engine.complete(params, options), inlineCompletionSettings);
+    const completionProvider = new TahInlineCompletionProvider(completionService, inlineCompletionSettings, log, () => undefined);
+
+    refreshStatus();
     context.subscriptions.push(
-        log,
-        status,
-        chat,
-        vscode.window.registerWebviewViewProvider(chatViewId, chat),
-        vscode.workspace.onDidChangeConfiguration((event) => {
-            if (event.affectsConfiguration("tah.modelPath")) status.set(stateFromSettings());
+        log, engine, heatmap, status, chat,
+        engine.onDidChangeState(refreshStatus),
+        engine.onDidUpdateStats((result) => {
+            stats = result.stats;
+            refreshStatus();
         }),
-        vscode.commands.registerCommand(commandIds.showMenu, () => showMenu(status.state)),
+        vscode.workspace.onDidChangeConfiguration((event) => {
+            if (event.affectsConfiguration("tah")) {
+                completionService.clearCache();
+                refreshStatus();
+            }
+        }),
+        vscode.workspace.onDidChangeTextDocument((event) => store.applyChanges(event.document.uri.toString(),
+            event.contentChanges.map((change) => ({ offset: change.rangeOffset, deletedLength: change.rangeLength, insertedLength: change.text.length })))),
+        vscode.workspace.onDidCloseTextDocument((document) => store.forget(document.uri.toString())),
+        vscode.window.registerWebviewViewProvider(chatViewId, chat),
+        vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, completionProvider),
+        vscode.languages.registerHoverProvider({ pattern: "**" }, new DifficultyHoverProvider(store)),
+        vscode.commands.registerCommand(commandIds.showMenu, () => showMenu(status.text.replace(/^\$\([^)]+\) /, ""), inlineCompletionSettings().enabled)),
         // `<viewId>.focus` is the command VS Code generates for every view.
         vscode.commands.registerCommand(commandIds.openChat, () => vscode.commands.executeCommand(`${chatViewId}.focus`)),
-        vscode.commands.registerCommand(commandIds.showLogs, () => { log.show(); }),
+        vscode.commands.registerCommand(commandIds.showLogs, () => log.show()),
+        vscode.commands.registerCommand(commandIds.selectModel, selectModel),
+        vscode.commands.registerCommand(commandIds.restartEngine, () => engine.restart()),
+        vscode.commands.registerCommand(commandIds.toggleInlineCompletions, () => {
+            const config = vscode.workspace.getConfiguration("tah.inlineCompletion");
+            return config.update("enabled", !config.get<boolean>("enabled", true), vscode.ConfigurationTarget.Global);
+        }),
+        vscode.commands.registerCommand(commandIds.showDifficulty, () => analyzeDifficulty(engine, store, heatmap).catch((error: unknown) => {
+            void vscode.window.showErrorMessage(`TaH: the difficulty pass failed: ${error instanceof Error ? error.message : String(error)}`);
+            return undefined;
+        })),
+        vscode.commands.registerCommand(commandIds.toggleHeatmap, () => heatmap.setEnabled(!heatmap.isEnabled)),
+        vscode.commands.registerCommand(commandIds.convertCheckpoint, () => convertCheckpointCommand(engine, log)),
+        vscode.commands.registerCommand(completionAcceptedCommand, (...args: unknown[]) => {
+            const accepted = acceptedArguments(args);
+            if (accepted !== undefined)
+                store.addWritten(accepted.uri.toString(), accepted.offset, accepted.tokens);
+        })
     );
     log.info(`activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? "web" : "desktop"} UI, Node ${process.version})`);
-    return { statusText: () => status.text, chatViewReady };
+    // load the model in the background, so the first suggestion does not wait for it and start-up is not slowed
+    setTimeout(() => void engine.ensureLoaded(), 0);
+    return { statusText: () => status.text, chatViewReady, engine, difficulty: store, heatmap };
 }

@@ -1,9 +1,15 @@
 import * as vscode from "vscode";
 import type {
-    AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, EngineEvent, ModelSummary, StatusResult, TokenView
+    AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineEvent, ModelSummary,
+    StatusResult, TokenView
 } from "../engine/protocol/engineProtocol.js";
 import { EngineClient, EngineError, type EngineState } from "../engineClient/EngineClient.js";
 import { engineSettings } from "./settings.js";
+import type { EngineSettings } from "../engine/protocol/engineProtocol.js";
+
+function sameSettings(a: EngineSettings | undefined, b: EngineSettings | undefined): boolean {
+    return a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
 
 export type { EngineState } from "../engineClient/EngineClient.js";
 
@@ -19,7 +25,10 @@ export class EngineHost implements vscode.Disposable {
     readonly onDidChangeState = this.stateEmitter.event;
     /** Fires after each completion or chat answer with the engine's running statistics. */
     readonly onDidUpdateStats = this.statsEmitter.event;
-    private loading: Promise<ModelSummary | undefined> | undefined;
+    private queue: Promise<unknown> = Promise.resolve();
+    private reloadTimer: NodeJS.Timeout | undefined;
+    private loadedSettings: EngineSettings | undefined;
+    private failedSettings: EngineSettings | undefined;
     private readonly disposables: vscode.Disposable[] = [];
     private crashReported = false;
 
@@ -38,7 +47,7 @@ export class EngineHost implements vscode.Disposable {
         });
         this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
             if (["tah.modelPath", "tah.gpu", "tah.threads", "tah.contextSize", "tah.decider.threshold"].some((key) => event.affectsConfiguration(key)))
-                void this.reload();
+                this.scheduleReload();
         }));
     }
 
@@ -51,23 +60,50 @@ export class EngineHost implements vscode.Disposable {
         return this.client.pid;
     }
 
-    /** Loads the model of the settings unless it is loaded or loading; undefined when no model is selected. */
+    /** Loads the model of the settings unless it is loaded; undefined when no model is selected. */
     ensureLoaded(): Promise<ModelSummary | undefined> {
         const state = this.client.state;
-        if (state.kind === "ready")
+        if (state.kind === "ready" && sameSettings(this.loadedSettings, engineSettings()))
             return Promise.resolve(state.model);
-        this.loading ??= this.load().finally(() => {
-            this.loading = undefined;
-        });
-        return this.loading;
+        return this.enqueue(false);
     }
 
-    private async load(): Promise<ModelSummary | undefined> {
+    /**
+     * Settings changes come in bursts (one event per key): they are coalesced, and loads run one after another, each
+     * for the settings current when it starts, so the last one wins without aborting in the middle of another.
+     */
+    private scheduleReload(): void {
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => void this.enqueue(false), 300);
+    }
+
+    private enqueue(force: boolean): Promise<ModelSummary | undefined> {
+        const next = this.queue.then(() => this.applySettings(force));
+        this.queue = next.catch(() => undefined);
+        return next;
+    }
+
+    private async applySettings(force: boolean): Promise<ModelSummary | undefined> {
         const settings = engineSettings();
-        if (settings === undefined)
+        if (settings === undefined) {
+            if (this.loadedSettings !== undefined) {
+                this.loadedSettings = undefined;
+                await this.client.restart().catch(() => undefined);
+            }
+            this.stateEmitter.fire(this.client.state);
             return undefined;
+        }
+        const state = this.client.state;
+        if (!force && state.kind === "ready" && sameSettings(this.loadedSettings, settings))
+            return state.model;
+        if (!force && state.kind === "failed" && sameSettings(this.failedSettings, settings))
+            return undefined;
+        return this.load(settings);
+    }
+
+    private async load(settings: EngineSettings): Promise<ModelSummary | undefined> {
         try {
-            return await vscode.window.withProgress({
+            const model = await vscode.window.withProgress({
                 location: vscode.ProgressLocation.Notification,
                 title: `TaH Copilot: loading ${settings.modelPath.split(/[\\/]/).pop() ?? "the model"}`,
                 cancellable: false
@@ -78,7 +114,12 @@ export class EngineHost implements vscode.Disposable {
                     reported = fraction;
                 });
             });
+            this.loadedSettings = settings;
+            this.failedSettings = undefined;
+            return model;
         } catch (error) {
+            this.loadedSettings = undefined;
+            this.failedSettings = settings;
             this.reportLoadFailure(error);
             return undefined;
         }
@@ -98,28 +139,11 @@ export class EngineHost implements vscode.Disposable {
         });
     }
 
-    async reload(): Promise<void> {
-        await this.loading;
-        if (engineSettings() === undefined) {
-            await this.client.restart().catch(() => undefined);
-            this.stateEmitter.fire(this.client.state);
-            return;
-        }
-        await this.ensureLoadedFresh();
-    }
-
-    private async ensureLoadedFresh(): Promise<void> {
-        this.loading = this.load().finally(() => {
-            this.loading = undefined;
-        });
-        await this.loading;
-    }
-
     /** Restarts the engine process and loads the model again. */
     async restart(): Promise<void> {
         this.crashReported = false;
         await this.client.restart().catch(() => undefined);
-        await this.ensureLoadedFresh();
+        await this.enqueue(true);
     }
 
     private async refreshStats(): Promise<void> {
@@ -158,7 +182,19 @@ export class EngineHost implements vscode.Disposable {
         return this.client.request("analyze", { text }, { signal });
     }
 
+    /** Converts a checkpoint in the engine process (it has llama.cpp's quantizer); no model needs to be loaded. */
+    convert(params: ConvertParams, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<ConvertResultView> {
+        return this.client.request("convert", params, {
+            signal,
+            onEvent: (event) => {
+                if (event.kind === "progress")
+                    onProgress(event.fraction, event.stage);
+            }
+        });
+    }
+
     dispose(): void {
+        clearTimeout(this.reloadTimer);
         for (const disposable of this.disposables)
             disposable.dispose();
         this.client.dispose();

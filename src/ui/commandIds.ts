@@ -2,7 +2,14 @@
 export const commandIds = {
     showMenu: "tah.showMenu",
     openChat: "tah.openChat",
+    selectModel: "tah.selectModel",
+    toggleInlineCompletions: "tah.toggleInlineCompletions",
     showLogs: "tah.showLogs",
+    restartEngine: "tah.restartEngine",
+    showDifficulty: "tah.showDifficulty",
+    toggleHeatmap: "tah.toggleHeatmap",
+    showCompletionPreview: "tah.showCompletionPreview",
+    convertCheckpoint: "tah.convertCheckpoint"
 } as const;
 
 /** The chat webview view's id (package.json `contributes.views.tah`). */

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { codeServerBin, node24Env, okMarker } from "../../scripts/e2e/paths.js";
+import { writeFixtureModel } from "./fixtureModel.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -42,6 +43,8 @@ export interface CodeServer {
     readonly runDir: string;
     /** A fresh copy of test/e2e/fixtures/workspace. */
     readonly workspace: string;
+    /** A tiny TaH model folder for the tests (its path is also in the extension host's TAH_TEST_MODEL). */
+    readonly model: string;
     /** Where the VSIX was installed (`<publisher>.<name>-<version>`). */
     readonly installedExtension: string;
     /** Kills the server's process group, copies its logs to test-output/logs/<name>/ and removes the run folder. */
@@ -94,11 +97,13 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
     // An empty config file: code-server writes a default one (with a password) only when the file is missing.
     fs.writeFileSync(config, "");
     fs.cpSync(path.join(import.meta.dirname, "fixtures", "workspace"), workspace, { recursive: true });
+    const model = await writeFixtureModel(path.join(runDir, "model"));
 
     // Fresh XDG folders and TMPDIR keep code-server out of the user's config and the system temp folder.
     const env: NodeJS.ProcessEnv = {
         ...node24Env(),
         ...options.env,
+        TAH_TEST_MODEL: model,
         XDG_CONFIG_HOME: path.join(runDir, "xdg-config"),
         XDG_DATA_HOME: path.join(runDir, "xdg-data"),
         TMPDIR: runDir,
@@ -186,5 +191,5 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
         await stop();
         throw new Error(`${String(error)}\n--- code-server output ---\n${output}`, { cause: error });
     }
-    return { url, runDir, workspace, installedExtension: path.join(extensions, installed), stop };
+    return { url, runDir, workspace, model, installedExtension: path.join(extensions, installed), stop };
 }

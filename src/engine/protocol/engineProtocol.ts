@@ -112,6 +112,20 @@ export interface AnalyzeResult {
     ms: number;
 }
 
+export interface ConvertParams {
+    checkpointDir: string;
+    outDir: string;
+    /** A backbone weight type of src/convert/outputTypes.ts (f16, q8_0, q4_k_m, …). */
+    type: string;
+    force: boolean;
+}
+
+export interface ConvertResultView {
+    outDir: string;
+    type: string;
+    files: Array<{ name: string; bytes: number }>;
+}
+
 export interface EngineStats {
     generatedTokens: number;
     iteratedTokens: number;
@@ -129,6 +143,7 @@ export interface EngineMethods {
     complete: [CompletionParams, CompletionResult];
     chat: [ChatParams, ChatResult];
     analyze: [AnalyzeParams, AnalyzeResult];
+    convert: [ConvertParams, ConvertResultView];
     status: [Record<string, never>, StatusResult];
 }
 

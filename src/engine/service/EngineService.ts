@@ -7,16 +7,22 @@ import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt } from "../prompts/completionPrompt.js";
 import type {
-    AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, EngineSettings, EngineStats,
+    AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     ModelSummary, StatusResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
+import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
+import { ConversionError } from "../../convert/conversionError.js";
+import { isOutputTypeName } from "../../convert/outputTypes.js";
 
 function logLevelOf(level: LlamaLogLevel): "debug" | "warn" | "error" {
     if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)
         return "error";
     return level === LlamaLogLevel.warn ? "warn" : "debug";
 }
+
+/** Where each conversion stage starts, as a share of the whole (the backbone's bytes dominate). */
+const stageFraction: Record<ConvertStage, number> = { read: 0, backbone: 0.1, quantize: 0.7, lora: 0.85, decider: 0.95, done: 1 };
 
 /** Sequences of the shared context: completions and chat side by side, and file analysis apart from both. */
 const sequenceOf = { completion: 0, chat: 1, analysis: 2 } as const;
@@ -224,6 +230,23 @@ export class EngineService {
         await sequence.truncate(0);
         const result = await sequence.evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, signal });
         return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length, ms: performance.now() - started };
+    }
+
+    /** Converts a TaH checkpoint (tah convert), with llama.cpp's quantizer from this process's native build. */
+    async convert(params: ConvertParams, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<ConvertResultView> {
+        if (!isOutputTypeName(params.type))
+            throw new ConversionError(`unknown type "${params.type}"`);
+        const patched = await this.llamaFor(this.loaded?.settings.gpu ?? "cpu");
+        const result = await convertCheckpoint({
+            checkpointDir: params.checkpointDir,
+            outDir: params.outDir,
+            type: params.type,
+            force: params.force,
+            signal,
+            quantize: (input, output, options) => patched.bindings.tahQuantize(input, output, options),
+            onProgress: (progress) => onProgress(progress.stage === "done" ? 1 : progress.stage === "backbone" ? 0.1 + 0.6 * (progress.fraction ?? 0) : stageFraction[progress.stage], progress.message)
+        });
+        return { outDir: result.outDir, type: result.type, files: result.files.map((file) => ({ name: file.name, bytes: file.bytes })) };
     }
 
     status(): StatusResult {
