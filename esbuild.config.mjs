@@ -56,7 +56,7 @@ const targets = [
     {
         ...common,
         // Each view's script imports its stylesheet, so esbuild writes <view>.js and <view>.css.
-        entryPoints: { chat: "webview/chat/main.ts" },
+        entryPoints: { chat: "webview/chat/main.ts", preview: "webview/preview/main.ts" },
         outdir: "dist/webview",
         entryNames: "[name]",
         platform: "browser",

@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 import { ChatViewProvider } from "./chat/chatViewProvider.js";
 import { InlineCompletionService } from "./completion/InlineCompletionService.js";
+import { CompletionPreviewPanel } from "./completion/previewPanel.js";
 import { acceptedArguments, completionAcceptedCommand, TahInlineCompletionProvider } from "./completion/inlineCompletionProvider.js";
 import { analyzeDifficulty } from "./difficulty/analyzeDifficulty.js";
 import { DifficultyHoverProvider } from "./difficulty/difficultyHoverProvider.js";
@@ -34,7 +35,8 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     const store = new DifficultyStore();
     const heatmap = new HeatmapDecorations(store);
     const status = new StatusBar();
-    const chat = new ChatViewProvider(context.extensionUri, log);
+    const chat = new ChatViewProvider(context.extensionUri, log, engine, store, context.workspaceState);
+    const preview = new CompletionPreviewPanel(context.extensionUri, log);
     const chatViewReady = new Promise<void>((resolve) => {
         const once = chat.onDidBecomeReady(() => {
             once.dispose();
@@ -46,11 +48,11 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     let stats: EngineStats | undefined;
     const refreshStatus = (): void => status.update(engine.state, stats, engineSettings() !== undefined, inlineCompletionSettings().enabled);
     const completionService = new InlineCompletionService((params, options) => engine.complete(params, options), inlineCompletionSettings);
-    const completionProvider = new TahInlineCompletionProvider(completionService, inlineCompletionSettings, log, () => undefined);
+    const completionProvider = new TahInlineCompletionProvider(completionService, inlineCompletionSettings, log, (suggestion, where) => preview.update(suggestion, where));
 
     refreshStatus();
     context.subscriptions.push(
-        log, engine, heatmap, status, chat,
+        log, engine, heatmap, status, chat, preview,
         engine.onDidChangeState(refreshStatus),
         engine.onDidUpdateStats((result) => {
             stats = result.stats;
@@ -84,6 +86,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
         })),
         vscode.commands.registerCommand(commandIds.toggleHeatmap, () => heatmap.setEnabled(!heatmap.isEnabled)),
         vscode.commands.registerCommand(commandIds.convertCheckpoint, () => convertCheckpointCommand(engine, log)),
+        vscode.commands.registerCommand(commandIds.showCompletionPreview, () => preview.show()),
         vscode.commands.registerCommand(completionAcceptedCommand, (...args: unknown[]) => {
             const accepted = acceptedArguments(args);
             if (accepted !== undefined)

@@ -11,7 +11,7 @@ function trimStart(suggestion: Suggestion, count: number): Suggestion {
     const tokens = [...suggestion.tokens];
     let left = count;
     while (left > 0 && tokens.length > 0) {
-        const first = tokens[0]!;
+        const first = tokens[0];
         if (first.text.length <= left) {
             left -= first.text.length;
             tokens.shift();

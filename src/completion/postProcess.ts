@@ -51,9 +51,9 @@ export function suffixOverlap(text: string, suffix: string): number {
 function firstHardOffset(tokens: readonly TokenView[], threshold: number): { index: number; offset: number } {
     let offset = 0;
     for (let index = 0; index < tokens.length; index++) {
-        if (tokens[index]!.difficulty >= threshold)
+        if (tokens[index].difficulty >= threshold)
             return { index, offset };
-        offset += tokens[index]!.text.length;
+        offset += tokens[index].text.length;
     }
     return { index: -1, offset: -1 };
 }

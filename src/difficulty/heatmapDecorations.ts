@@ -54,10 +54,10 @@ export class HeatmapDecorations implements vscode.Disposable {
             for (const token of this.store.tokens(document.uri.toString(), "analysis")) {
                 const level = heatmapLevel(token.view.difficulty);
                 if (level >= 0)
-                    ranges[level]!.push(new vscode.Range(document.positionAt(token.start), document.positionAt(token.end)));
+                    ranges[level].push(new vscode.Range(document.positionAt(token.start), document.positionAt(token.end)));
             }
         }
-        this.types.forEach((type, level) => editor.setDecorations(type, ranges[level]!));
+        this.types.forEach((type, level) => editor.setDecorations(type, ranges[level]));
         return ranges.map((list) => list.length);
     }
 

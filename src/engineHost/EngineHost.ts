@@ -29,6 +29,8 @@ export class EngineHost implements vscode.Disposable {
     private reloadTimer: NodeJS.Timeout | undefined;
     private loadedSettings: EngineSettings | undefined;
     private failedSettings: EngineSettings | undefined;
+    /** The backend setting the engine process was started for. */
+    private processGpu: EngineSettings["gpu"] | undefined;
     private readonly disposables: vscode.Disposable[] = [];
     private crashReported = false;
 
@@ -93,6 +95,12 @@ export class EngineHost implements vscode.Disposable {
             this.stateEmitter.fire(this.client.state);
             return undefined;
         }
+        if (this.processGpu !== undefined && this.processGpu !== settings.gpu) {
+            // one native build per process: another backend needs a fresh engine process
+            await this.client.restart().catch(() => undefined);
+            this.loadedSettings = undefined;
+        }
+        this.processGpu = settings.gpu;
         const state = this.client.state;
         if (!force && state.kind === "ready" && sameSettings(this.loadedSettings, settings))
             return state.model;

@@ -59,6 +59,19 @@ function checks(workspaceUrl: string): Check[] {
             await webview.locator('#engine-state[data-connected="false"]').waitFor();
             await screenshot(page, "ui-05-chat-view");
         }],
+        ["a question without a model gets the error and a way to pick one, and hostile text stays text", async (page) => {
+            const webview = page.frameLocator("iframe.webview").frameLocator("#active-frame");
+            // the toolkit's text area keeps its <textarea> in an open shadow root, which locators pierce
+            await webview.locator("#prompt textarea").fill("Why <img src=x onerror=alert(1)>?");
+            await webview.locator("#prompt textarea").press("Enter");
+            const error = webview.locator(".message.assistant .error");
+            await error.getByText("No model is loaded.").waitFor();
+            await error.locator("vscode-button", { hasText: "Pick a model" }).waitFor();
+            await webview.locator(".message.user .user-text", { hasText: "Why <img src=x onerror=alert(1)>?" }).waitFor();
+            const images = await webview.locator("#messages img").count();
+            if (images !== 0) throw new Error(`the question rendered ${images} <img> element(s)`);
+            await screenshot(page, "ui-06-chat-no-model");
+        }],
     ];
 }
 

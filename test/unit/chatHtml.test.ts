@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { contentSecurityPolicy, createNonce, renderChatHtml } from "../../src/chat/html.js";
+import { contentSecurityPolicy, createNonce, renderChatHtml, renderPreviewHtml } from "../../src/chat/html.js";
 
 const resources = {
     cspSource: "https://webview.example",
@@ -9,22 +9,33 @@ const resources = {
     nonce: "abc123",
 };
 
-describe("chat view HTML", () => {
+describe("webview HTML", () => {
     test("the CSP allows nothing by default and scripts only with the nonce", () => {
         const csp = contentSecurityPolicy(resources.cspSource, resources.nonce);
         assert.match(csp, /^default-src 'none'/);
         assert.match(csp, /script-src 'nonce-abc123'(;|$)/);
+        assert.match(csp, /style-src https:\/\/webview\.example 'nonce-abc123'(;|$)/);
         assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
     });
 
-    test("the page loads only its own script and stylesheet, the script with the nonce", () => {
+    for (const [name, render] of [["chat", renderChatHtml], ["completion preview", renderPreviewHtml]] as const) {
+        test(`the ${name} page loads only its own script and stylesheet, the script with the nonce`, () => {
+            const html = render(resources);
+            assert.ok(html.includes(`<meta http-equiv="Content-Security-Policy" content="default-src 'none';`));
+            const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((match) => match[0]);
+            assert.deepEqual(scripts, [`<script nonce="abc123" src="${resources.scriptUri}">`]);
+            assert.ok(html.includes(`<link rel="stylesheet" href="${resources.styleUri}">`));
+            assert.doesNotMatch(html, /\son[a-z]+=/i, "no inline event handlers");
+            assert.doesNotMatch(html, /\sstyle=/i, "no inline styles (the CSP would block them)");
+            assert.doesNotMatch(html, /(src|href)="https?:\/\/(?!webview\.example)/, "nothing remote");
+        });
+    }
+
+    test("the chat page has the parts its script fills in, and no engine state until the host says", () => {
         const html = renderChatHtml(resources);
-        assert.ok(html.includes(`<meta http-equiv="Content-Security-Policy" content="default-src 'none';`));
-        const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((match) => match[0]);
-        assert.deepEqual(scripts, [`<script nonce="abc123" src="${resources.scriptUri}">`]);
-        assert.ok(html.includes(`<link rel="stylesheet" href="${resources.styleUri}">`));
-        assert.doesNotMatch(html, /\son[a-z]+=/i, "no inline event handlers");
-        assert.ok(html.includes("The engine is not connected yet."));
+        for (const id of ["engine-state", "pick-model", "messages", "empty", "attach", "prompt", "send", "stop", "busy", "notice", "new-chat"])
+            assert.ok(html.includes(`id="${id}"`), id);
+        assert.doesNotMatch(html, /data-connected/, "set by the script on the host's reply");
     });
 
     test("attribute values are escaped", () => {

@@ -64,7 +64,14 @@ export async function loadPatchedLlama(options: LoadPatchedLlamaOptions): Promis
     const failures: string[] = [];
     for (const gpu of autoOrder) {
         try {
-            return await loadOne(gpu, options);
+            const patched = await loadOne(gpu, options);
+            // a GPU build without a usable device would only compute on its CPU backend: prefer the CPU build then
+            if (gpu !== "cpu" && (await patched.llama.getVramState()).total === 0) {
+                await patched.llama.dispose();
+                failures.push(`${gpu}: no device`);
+                continue;
+            }
+            return patched;
         } catch (error) {
             failures.push(`${gpu}: ${error instanceof Error ? error.message : String(error)}`);
         }

@@ -1,0 +1,43 @@
+/** What the bench's worker processes report (one JSON line on stdout each). */
+
+export interface SpeedSample {
+    /** Tokens per second of greedy decoding (excluding the prompt). */
+    decodeTps: number;
+    /** Tokens per second of prefilling the long prompt. */
+    prefillTps: number;
+    /** Share of decoded tokens that iterated (TaH only). */
+    iteratedShare: number;
+    /** Share of prompt tokens that iterated in the prefill (TaH only). */
+    prefillIteratedShare: number;
+}
+
+export interface StepBreakdown {
+    depth0Ms: number;
+    deciderMs: number;
+    selectMs: number;
+    loraMs: number;
+    depth1Ms: number;
+    sampleMs: number;
+    /** Wall time of the step as JavaScript sees it, minus the parts above: binding and record building. */
+    otherMs: number;
+}
+
+export interface WorkerRequest {
+    kind: "baseline" | "tah";
+    modelPath: string;
+    threads: number;
+    decodeTokens: number;
+    prefillTokens: number;
+    /** TaH only: the thresholds to measure. */
+    thresholds?: number[];
+}
+
+export interface WorkerResult {
+    kind: "baseline" | "tah";
+    buildType: string;
+    /** One per threshold (TaH) or a single one (baseline). */
+    samples: Array<{ threshold: number | null } & SpeedSample & { breakdown?: StepBreakdown }>;
+    rssBytes: number;
+    /** TaH only: P(hard) of each decoded token at the last threshold (depth 0 does not depend on it). */
+    decodePHard?: number[];
+}

@@ -1,0 +1,205 @@
+/**
+ * npm run bench [-- --quick] [--threads N] [--runs N]
+ *
+ * What TaH costs over plain llama.cpp, how fast completions appear and how much memory it takes, on a model of
+ * Qwen3-0.6B's shape with random weights (the tiny shape in --quick). Every speed is reported as a ratio to the
+ * baseline measured in the same run — node-llama-cpp's own prebuilt binary on the same backbone — because the
+ * machine is noisy. Writes bench/results/latest.{md,json,svg}.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { packageRoot } from "../src/engine/native/buildIdentity.js";
+import { loadPatchedLlama } from "../src/engine/native/loadPatchedLlama.js";
+import type { StepBreakdown, WorkerRequest, WorkerResult } from "./benchTypes.js";
+import { type ChartPoint, decodeChart } from "./chart.js";
+import { replayTyping, type ReplayResult } from "./completionReplay.js";
+import { type BenchShape, qwen3_0_6b, randomTahModel, tinyShape } from "./randomTahModel.js";
+
+const { values } = parseArgs({
+    options: {
+        quick: { type: "boolean", default: false },
+        threads: { type: "string", default: "1" },
+        runs: { type: "string" },
+        out: { type: "string" }
+    }
+});
+const quick = values.quick;
+const threads = Number(values.threads);
+const runs = Number(values.runs ?? (quick ? 2 : 3));
+const shape: BenchShape = quick ? tinyShape : qwen3_0_6b;
+const decodeTokens = quick ? 24 : 64;
+const prefillTokens = quick ? 256 : 512;
+const root = packageRoot();
+const outDir = values.out ?? path.join(root, "bench", "results");
+const cacheDir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "tah-copilot", "bench");
+const targets = { decode0: 0.95, decode7: 0.88, decode100: 0.47, prefill7: 0.85, overheadMs: 2 };
+
+function log(message: string): void {
+    console.error(`[bench] ${message}`);
+}
+
+function median(values: readonly number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function percentile(values: readonly number[], p: number): number {
+    if (values.length === 0)
+        return Number.NaN;
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+}
+
+function runWorker(file: string, request: WorkerRequest): Promise<WorkerResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "workers", file), JSON.stringify(request)], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
+        child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
+        child.on("exit", (code) => {
+            const line = stdout.trim().split("\n").pop();
+            if (code === 0 && line !== undefined)
+                resolve(JSON.parse(line) as WorkerResult);
+            else
+                reject(new Error(`${file} exited with ${code}: ${stderr.slice(-2000)}`));
+        });
+    });
+}
+
+interface Series {
+    label: string;
+    limit: number;
+    target?: number;
+    decode: number[];
+    prefill: number[];
+    decodeShare: number[];
+    prefillShare: number[];
+    breakdowns: StepBreakdown[];
+}
+
+function spread(values: readonly number[]): string {
+    return `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`;
+}
+
+async function main(): Promise<void> {
+    const started = Date.now();
+    log(`${quick ? "quick mode, " : ""}${shape.name}, ${threads} thread(s), ${runs} run(s)`);
+    const patched = await loadPatchedLlama({ gpu: "cpu" });
+    const modelDir = await randomTahModel(cacheDir, shape, patched, Math.max(threads, 2), log);
+    await patched.llama.dispose();
+    if (!existsSync(path.join(root, "dist", "engine.mjs")))
+        throw new Error("no dist/engine.mjs: run `npm run build` first");
+    const backbone = path.join(modelDir, "backbone.gguf");
+
+    // calibration: the threshold at which ~7% of decoded tokens iterate (depth 0, and so P(hard), does not depend on it)
+    const calibration = await runWorker("tahWorker.ts", { kind: "tah", modelPath: modelDir, threads, decodeTokens, prefillTokens, thresholds: [1] });
+    const pHard = [...(calibration.decodePHard ?? [])].sort((a, b) => a - b);
+    const index = Math.min(pHard.length - 1, Math.floor(pHard.length * 0.93));
+    const threshold7 = (pHard[index - 1] + pHard[index]) / 2;
+    log(`threshold for ~7% iterated: ${threshold7.toFixed(4)}`);
+
+    const series: Series[] = [
+        { label: "0% iterated", limit: 1, target: targets.decode0, decode: [], prefill: [], decodeShare: [], prefillShare: [], breakdowns: [] },
+        { label: "~7% iterated", limit: 1, target: targets.decode7, decode: [], prefill: [], decodeShare: [], prefillShare: [], breakdowns: [] },
+        { label: "100% iterated", limit: 0.5, target: targets.decode100, decode: [], prefill: [], decodeShare: [], prefillShare: [], breakdowns: [] }
+    ];
+    const thresholds = [1, threshold7, 0];
+    const baseline = { decode: [] as number[], prefill: [] as number[], rss: 0 };
+    let tahRss = 0;
+    for (let run = 0; run < runs; run++) {
+        log(`run ${run + 1}/${runs}: baseline`);
+        const base = await runWorker("baselineWorker.ts", { kind: "baseline", modelPath: backbone, threads, decodeTokens, prefillTokens });
+        if (base.buildType !== "prebuilt")
+            throw new Error(`the baseline loaded a ${base.buildType} binary, not node-llama-cpp's prebuilt one`);
+        log(`run ${run + 1}/${runs}: TaH`);
+        const tah = await runWorker("tahWorker.ts", { kind: "tah", modelPath: modelDir, threads, decodeTokens, prefillTokens, thresholds });
+        const baseDecode = base.samples[0].decodeTps;
+        const basePrefill = base.samples[0].prefillTps;
+        baseline.decode.push(baseDecode);
+        baseline.prefill.push(basePrefill);
+        baseline.rss = Math.max(baseline.rss, base.rssBytes);
+        tahRss = Math.max(tahRss, tah.rssBytes);
+        tah.samples.forEach((sample, i) => {
+            const entry = series[i];
+            entry.decode.push(sample.decodeTps / baseDecode);
+            entry.prefill.push(sample.prefillTps / basePrefill);
+            entry.decodeShare.push(sample.iteratedShare);
+            entry.prefillShare.push(sample.prefillIteratedShare);
+            if (sample.breakdown !== undefined)
+                entry.breakdowns.push(sample.breakdown);
+        });
+    }
+    for (const entry of series)
+        entry.limit = 1 / (1 + median(entry.decodeShare));
+    log(`speed results:\n${renderReport(series, baseline, threshold7, [], tahRss, Date.now() - started)}`);
+
+    log("inline completion replay");
+    const replays: ReplayResult[] = [await replayTyping(modelDir, threads, quick ? 24 : 16, log)];
+    const defaultModel = path.join(root, "models", "tah-code-default");
+    if (existsSync(path.join(defaultModel, "tah-model.json")))
+        replays.push(await replayTyping(defaultModel, threads, quick ? 40 : 120, log));
+
+    const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started);
+    mkdirSync(outDir, { recursive: true });
+    const name = quick ? "latest-quick" : "latest";
+    writeFileSync(path.join(outDir, `${name}.md`), report);
+    writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, tahRss, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
+    const points: ChartPoint[] = series.map((entry) => ({
+        share: median(entry.decodeShare),
+        tps: median(entry.decode) * median(baseline.decode),
+        low: Math.min(...entry.decode) * median(baseline.decode),
+        high: Math.max(...entry.decode) * median(baseline.decode)
+    }));
+    writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
+    console.log(report);
+}
+
+function bytes(value: number): string {
+    return `${(value / (1 << 20)).toFixed(0)} MiB`;
+}
+
+function renderReport(series: Series[], baseline: { decode: number[]; prefill: number[]; rss: number }, threshold7: number, replays: ReplayResult[], tahRss: number, elapsedMs: number): string {
+    const lines: string[] = [];
+    const mark = (value: number, target: number | undefined): string => target === undefined ? "" : value >= target ? " ✓" : " ✗";
+    lines.push(`# TaH Copilot benchmark — ${shape.name}${quick ? " (quick)" : ""}`, "");
+    lines.push(`${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${threads} thread(s), ${runs} runs (medians, range in brackets), Node ${process.version}. ` +
+        `Baseline: node-llama-cpp ${"3.21.1"} prebuilt CPU binary, same Q8_0 backbone, same threads. Decode = one token per step, fed from real source (teacher forcing); prefill = ${prefillTokens} tokens. ` +
+        `~7% uses threshold ${threshold7.toFixed(4)}, calibrated on P(hard) of the decoded tokens.`, "");
+    lines.push(`Baseline: decode ${median(baseline.decode).toFixed(1)} tokens/s (${spread(baseline.decode)}), prefill ${median(baseline.prefill).toFixed(1)} tokens/s (${spread(baseline.prefill)}).`, "");
+    lines.push("## 1–2. Speed as a ratio to the baseline", "");
+    lines.push("| | share iterated (decode / prefill) | decode ratio | limit | target | prefill ratio |", "|---|---|---|---|---|---|");
+    for (const entry of series) {
+        const decode = median(entry.decode);
+        const prefillTarget = entry.label.startsWith("~7") ? targets.prefill7 : undefined;
+        lines.push(`| ${entry.label} | ${(median(entry.decodeShare) * 100).toFixed(1)}% / ${(median(entry.prefillShare) * 100).toFixed(1)}% | ${decode.toFixed(3)} [${spread(entry.decode)}]${mark(decode, entry.target)} | ${entry.limit.toFixed(3)} | ${entry.target ?? "–"} | ${median(entry.prefill).toFixed(3)} [${spread(entry.prefill)}]${mark(median(entry.prefill), prefillTarget)}${prefillTarget !== undefined ? ` (target ${prefillTarget})` : ""} |`);
+    }
+    lines.push("", "## 3. Where the time goes, per decoded token (ms, medians)", "");
+    lines.push("| | depth 0 | decider | top-k, soft embedding, logit sum, records | LoRA attach/detach calls | depth 1 (incl. graph rebuild) | sampling | binding + JS |", "|---|---|---|---|---|---|---|---|");
+    for (const entry of series) {
+        const m = (key: keyof StepBreakdown): string => median(entry.breakdowns.map((b) => b[key])).toFixed(2);
+        lines.push(`| ${entry.label} | ${m("depth0Ms")} | ${m("deciderMs")} | ${m("selectMs")} | ${m("loraMs")} | ${m("depth1Ms")} | ${m("sampleMs")} | ${m("otherMs")} |`);
+    }
+    lines.push("", "## 4. Inline completion latency (engine process, protocol, cache, KV reuse)", "");
+    lines.push("| model | keystrokes | engine requests | cache hits | p50 / p95 to suggestion (ms) | p50 / p95 to first token (ms) | protocol + process overhead p50 / p95 (ms) | prompt reused |", "|---|---|---|---|---|---|---|---|");
+    for (const replay of replays) {
+        lines.push(`| ${replay.model} | ${replay.keystrokes} | ${replay.engineRequests} | ${replay.cacheHits} (${((replay.cacheHits / replay.keystrokes) * 100).toFixed(0)}%) | ${percentile(replay.latencies, 0.5).toFixed(0)} / ${percentile(replay.latencies, 0.95).toFixed(0)} | ${percentile(replay.firstTokenLatencies, 0.5).toFixed(0)} / ${percentile(replay.firstTokenLatencies, 0.95).toFixed(0)} | ${percentile(replay.overheads, 0.5).toFixed(2)} / ${percentile(replay.overheads, 0.95).toFixed(2)}${mark(targets.overheadMs - percentile(replay.overheads, 0.5), 0)} | ${(replay.reusedShare * 100).toFixed(0)}% |`);
+    }
+    const kvPerToken = 2 * shape.nLayer * shape.nHeadKv * shape.headDim * 2;
+    const share7 = median(series[1].decodeShare);
+    lines.push("", "## 5. Memory", "");
+    lines.push("| | resident memory | KV bytes per token (f16 cache) |", "|---|---|---|");
+    lines.push(`| baseline process | ${bytes(baseline.rss)} | ${kvPerToken.toLocaleString("en")} |`);
+    lines.push(`| TaH worker process | ${bytes(tahRss)} | ${Math.round(kvPerToken * (1 + share7)).toLocaleString("en")} at ~7% iterated (a depth-1 cell per iterated token), ${(2 * kvPerToken).toLocaleString("en")} at 100% |`);
+    for (const replay of replays)
+        if (replay.rssBytes !== undefined)
+            lines.push(`| engine process (${replay.model}, after the replay) | ${bytes(replay.rssBytes)} | |`);
+    lines.push("", `Finished in ${(elapsedMs / 1000).toFixed(0)} s.`, "");
+    return lines.join("\n");
+}
+
+await main();

@@ -1,0 +1,44 @@
+// The preview's content for one state: where the suggestion is, its tokens, and a summary of their difficulty.
+import { percent } from "../shared/format.js";
+import { hardDifficulty, renderTokenSpans } from "../shared/tokenSpans.js";
+import type { PreviewMessage } from "./protocol.js";
+
+function byId(document: Document, id: string): HTMLElement {
+    const element = document.getElementById(id);
+    if (element === null)
+        throw new Error(`the page has no #${id}`);
+    return element;
+}
+
+export function renderPreview(document: Document, message: PreviewMessage): void {
+    const where = byId(document, "where");
+    const suggestion = byId(document, "suggestion");
+    const summary = byId(document, "summary");
+    where.textContent = message.fileName === "" ? "No suggestion yet: type in an editor." : `${message.fileName}, line ${message.line}`;
+    const shown = message.suggestion;
+    suggestion.classList.toggle("none", shown === undefined);
+    if (shown === undefined) {
+        suggestion.textContent = "No suggestion";
+        summary.textContent = "";
+        return;
+    }
+    const tokens = shown.tokens.filter((token) => token.text !== "");
+    // the tokens are trimmed along with the text; should they ever disagree, the text is what the editor shows
+    if (tokens.map((token) => token.text).join("") !== shown.text) {
+        suggestion.textContent = shown.text;
+        summary.textContent = "Token details are not available for this suggestion.";
+        return;
+    }
+    suggestion.replaceChildren(renderTokenSpans(document, tokens));
+    const hard = tokens.filter((token) => token.difficulty >= hardDifficulty).length;
+    const iterated = tokens.filter((token) => token.iterated).length;
+    const proxy = tokens.some((token) => token.difficultyIsProxy);
+    const max = tokens.reduce((highest, token) => Math.max(highest, token.difficulty), 0);
+    summary.textContent = [
+        `${tokens.length} ${tokens.length === 1 ? "token" : "tokens"}`,
+        `${hard} hard (${proxy ? "difficulty" : "P(hard)"} ≥ ${percent(hardDifficulty)})`,
+        `${iterated} iterated`,
+        `highest ${percent(max)}`,
+        ...(proxy ? ["difficulty is a proxy (plain model)"] : []),
+    ].join(" · ");
+}
