@@ -8,6 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { codeServerBin, node24Env, okMarker } from "../../scripts/e2e/paths.js";
 import { writeFixtureModel } from "./fixtureModel.js";
+import { writeScriptedModel } from "./scriptedModel.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -45,6 +46,9 @@ export interface CodeServer {
     readonly workspace: string;
     /** A tiny TaH model folder for the tests (its path is also in the extension host's TAH_TEST_MODEL). */
     readonly model: string;
+    /** A tiny model whose chat answer is fixed (test/e2e/scriptedModel.ts; TAH_TEST_SCRIPTED_MODEL). */
+    readonly scriptedModel: string;
+
     /** Where the VSIX was installed (`<publisher>.<name>-<version>`). */
     readonly installedExtension: string;
     /** Kills the server's process group, copies its logs to test-output/logs/<name>/ and removes the run folder. */
@@ -56,6 +60,8 @@ export interface StartOptions {
     readonly name: string;
     /** Extra environment for the server, which the extension host inherits. */
     readonly env?: NodeJS.ProcessEnv;
+    /** Extra user settings. */
+    readonly settings?: Record<string, unknown>;
 }
 
 async function freePort(): Promise<number> {
@@ -93,17 +99,22 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
     const config = path.join(runDir, "config.yaml");
     const workspace = path.join(runDir, "workspace");
     fs.mkdirSync(path.join(userData, "User"), { recursive: true });
-    fs.writeFileSync(path.join(userData, "User", "settings.json"), JSON.stringify(userSettings, null, 4));
+    fs.writeFileSync(path.join(userData, "User", "settings.json"), JSON.stringify({ ...userSettings, ...options.settings }, null, 4));
+    // code-server is a remote window: machine-scoped settings (tah.gpu, tah.threads, …) are read from here
+    fs.mkdirSync(path.join(userData, "Machine"), { recursive: true });
+    fs.writeFileSync(path.join(userData, "Machine", "settings.json"), JSON.stringify(options.settings ?? {}, null, 4));
     // An empty config file: code-server writes a default one (with a password) only when the file is missing.
     fs.writeFileSync(config, "");
     fs.cpSync(path.join(import.meta.dirname, "fixtures", "workspace"), workspace, { recursive: true });
     const model = await writeFixtureModel(path.join(runDir, "model"));
+    const scriptedModel = await writeScriptedModel(path.join(runDir, "scripted-model"));
 
     // Fresh XDG folders and TMPDIR keep code-server out of the user's config and the system temp folder.
     const env: NodeJS.ProcessEnv = {
         ...node24Env(),
         ...options.env,
         TAH_TEST_MODEL: model,
+        TAH_TEST_SCRIPTED_MODEL: scriptedModel,
         XDG_CONFIG_HOME: path.join(runDir, "xdg-config"),
         XDG_DATA_HOME: path.join(runDir, "xdg-data"),
         TMPDIR: runDir,
@@ -191,5 +202,5 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
         await stop();
         throw new Error(`${String(error)}\n--- code-server output ---\n${output}`, { cause: error });
     }
-    return { url, runDir, workspace, model, installedExtension: path.join(extensions, installed), stop };
+    return { url, runDir, workspace, model, scriptedModel, installedExtension: path.join(extensions, installed), stop };
 }

@@ -6,7 +6,7 @@ import type { Page } from "playwright-core";
 import {
     type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl, writeResults,
 } from "./browser.js";
-import { startCodeServer, testOutput } from "./codeServer.js";
+import { type CodeServer, startCodeServer, testOutput } from "./codeServer.js";
 
 type Check = readonly [name: string, run: (page: Page) => Promise<void>];
 
@@ -19,7 +19,57 @@ async function runPalette(page: Page, title: string): Promise<void> {
     await page.keyboard.press("Enter");
 }
 
-function checks(workspaceUrl: string): Check[] {
+/** Text of the status-bar item of TaH. */
+function tahStatus(page: Page): ReturnType<Page["locator"]> {
+    return page.locator(".statusbar-item", { hasText: "TaH:" });
+}
+
+function chatWebview(page: Page): ReturnType<Page["frameLocator"]> {
+    return page.frameLocator("iframe.webview").frameLocator("#active-frame");
+}
+
+/** Settings the model checks run with (no model path: the first checks run without a model). */
+export const uiSettings = {
+    "tah.gpu": "cpu", "tah.threads": 1, "tah.contextSize": 4096,
+    "tah.inlineCompletion.maxTokens": 8, "tah.inlineCompletion.maxMs": 5000,
+    // long enough that Stop arrives while the scripted answer still streams
+    "tah.chat.maxTokens": 3500
+};
+
+/** Opens a workspace file through Quick Open (the side bar may be showing another view). */
+async function openFile(page: Page, name: string): Promise<void> {
+    const tab = page.locator(".tabs-container .tab", { hasText: name });
+    if (await tab.count() > 0) {
+        await tab.first().click();
+        await page.locator(".tabs-container .tab.active", { hasText: name }).waitFor();
+        return;
+    }
+    // close a hover or widget that would take the key
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+P");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ state: "visible" });
+    await input.fill(name);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor();
+    await input.press("Enter");
+    await page.locator(".tabs-container .tab.active", { hasText: name }).waitFor();
+}
+
+/** `TaH: Select Model…` through code-server's simple file dialog: type the manifest's path and accept it. */
+async function selectModel(page: Page, folder: string): Promise<void> {
+    await runPalette(page, "TaH: Select Model…");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ state: "visible" });
+    // the dialog fills in its start folder and lists it a moment after it opens: typing earlier gets overwritten
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: ".." }).waitFor();
+    await page.waitForTimeout(500);
+    await input.fill(path.join(folder, "tah-model.json"));
+    // it lists the typed folder, with the manifest matching what was typed
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: "tah-model.json" }).waitFor();
+    await input.press("Enter");
+}
+
+function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "scriptedModel"> | undefined): Check[] {
     return [
         ["the workbench loads", async (page) => {
             await page.goto(workspaceUrl);
@@ -72,13 +122,111 @@ function checks(workspaceUrl: string): Check[] {
             if (images !== 0) throw new Error(`the question rendered ${images} <img> element(s)`);
             await screenshot(page, "ui-06-chat-no-model");
         }],
+        ["a model loads with progress and the status bar names it", async (page) => {
+            await selectModel(page, server?.model ?? "");
+            await tahStatus(page).filter({ hasText: "tiny-fixture" }).waitFor({ timeout: 120_000 });
+            await screenshot(page, "ui-07-model-loaded");
+        }],
+        ["ghost text appears at the cursor and Tab accepts it", async (page) => {
+            await openFile(page, "area.js");
+            const line = page.locator(".editor-instance .monaco-editor .view-line", { hasText: "return radius" });
+            await line.waitFor();
+            await line.click();
+            await page.keyboard.press("End");
+            const ghost = page.locator(".editor-instance [class*='ghost-text']").first();
+            for (let attempt = 0; attempt < 10 && !(await ghost.isVisible()); attempt++) {
+                await runPalette(page, "Trigger Inline Suggestion");
+                await ghost.waitFor({ timeout: 10_000 }).catch(() => undefined);
+            }
+            await ghost.waitFor({ timeout: 5000 });
+            const suggested = (await ghost.innerText()).replace(/\u00a0/g, " ").trim();
+            await screenshot(page, "ui-08-ghost-text");
+            await page.keyboard.press("Tab");
+            // Monaco renders spaces as no-break spaces: compare normalized text
+            const accepted = page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first();
+            await page.waitForFunction(
+                ([element, expected]) => (element as HTMLElement).innerText.replace(/\u00a0/g, " ").includes(expected as string),
+                [await accepted.elementHandle(), `return radius ${suggested.slice(0, 3)}`] as const
+            );
+            await screenshot(page, "ui-09-ghost-text-accepted");
+        }],
+        ["the hover over accepted text shows how hard each token was", async (page) => {
+            // the word "radius" on the edited line of the visible editor; the accepted tokens start right after it
+            const radius = page.locator(".editor-instance .monaco-editor .view-lines span", { hasText: /^radius$/ }).last();
+            const radiusBox = await radius.boundingBox();
+            if (radiusBox === null) throw new Error("no 'radius' on the edited line");
+            await page.mouse.move(radiusBox.x + radiusBox.width + 8, radiusBox.y + radiusBox.height / 2);
+            const hover = page.locator(".monaco-hover", { hasText: "TaH" });
+            await hover.waitFor({ timeout: 20_000 });
+            await hover.getByText("Written by the copilot").waitFor();
+            await page.waitForTimeout(600);
+            await screenshot(page, "ui-10-hover");
+            await page.mouse.move(5, 5);
+        }],
+        ["`TaH: Show Difficulty of This File` paints the heatmap", async (page) => {
+            await openFile(page, "sample.ts");
+            await page.locator(".editor-instance .monaco-editor .view-line", { hasText: "fibonacci" }).first().waitFor();
+            await runPalette(page, "TaH: Show Difficulty of This File/Selection");
+            await page.locator(".statusbar-item", { hasText: /tokens hard/ }).waitFor({ timeout: 60_000 });
+            await page.waitForTimeout(500);
+            await screenshot(page, "ui-11-heatmap");
+        }],
+        ["the completion preview shows the suggestion's tokens by difficulty", async (page) => {
+            await runPalette(page, "TaH: Show Completion Preview");
+            await openFile(page, "area.js");
+            const line = page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first();
+            await line.click();
+            await page.keyboard.press("End");
+            const preview = page.frameLocator("iframe.webview >> nth=-1").frameLocator("#active-frame");
+            for (let attempt = 0; attempt < 10; attempt++) {
+                await runPalette(page, "Trigger Inline Suggestion");
+                if (await preview.locator("#suggestion span").first().isVisible().catch(() => false)) break;
+                await page.waitForTimeout(2000);
+            }
+            await preview.locator("#suggestion span").first().waitFor({ timeout: 10_000 });
+            await page.keyboard.press("Escape");
+            await screenshot(page, "ui-12-completion-preview");
+        }],
+        ["a chat answer streams in, model output stays text, and Stop stops it", async (page) => {
+            const dialogs: string[] = [];
+            page.on("dialog", (dialog) => {
+                dialogs.push(dialog.message());
+                void dialog.dismiss();
+            });
+            await selectModel(page, server?.scriptedModel ?? "");
+            await tahStatus(page).filter({ hasText: "tiny-scripted" }).waitFor({ timeout: 120_000 });
+            // the preview is a webview too: close it, so the chat's is the only one
+            await runPalette(page, "View: Close All Editors");
+            const dontSave = page.getByRole("button", { name: "Don't Save" });
+            await dontSave.waitFor({ timeout: 5000 }).then(() => dontSave.click(), () => undefined);
+            await page.locator("iframe.webview").nth(1).waitFor({ state: "detached" });
+            await runPalette(page, "TaH: Open Chat");
+            const webview = chatWebview(page);
+            await webview.locator("#prompt textarea").fill("Say something.");
+            await webview.locator("#prompt textarea").press("Enter");
+            const answer = webview.locator(".message.assistant .answer").last();
+            await answer.getByText("<svg/onload=alert(1)>", { exact: false }).first().waitFor({ timeout: 60_000 });
+            await screenshot(page, "ui-13-chat-streaming");
+            await webview.locator("#stop").click();
+            await webview.locator("#stop").waitFor({ state: "hidden", timeout: 20_000 });
+            const stopped = (await answer.innerText()).length;
+            await page.waitForTimeout(1500);
+            if ((await answer.innerText()).length !== stopped) throw new Error("the answer kept growing after Stop");
+            const svgs = await webview.locator("#messages .answer svg").count();
+            if (svgs !== 0) throw new Error(`model output rendered ${svgs} <svg> element(s)`);
+            if (dialogs.length > 0) throw new Error(`model output opened a dialog: ${dialogs.join(", ")}`);
+            await screenshot(page, "ui-14-chat-stopped");
+            await webview.locator(".message.assistant .token-switch").last().click();
+            await webview.locator(".message.assistant .answer.as-tokens span").first().waitFor();
+            await screenshot(page, "ui-15-chat-tokens");
+        }],
     ];
 }
 
 async function main(): Promise<number> {
     const started = Date.now();
     removeScreenshots("ui");
-    const server = await startCodeServer({ name: "ui" });
+    const server = await startCodeServer({ name: "ui", settings: uiSettings });
     const results: CheckResult[] = [];
     const browser = await launchBrowser(server.runDir);
     try {
@@ -86,7 +234,7 @@ async function main(): Promise<number> {
         const consoleLines: string[] = [];
         page.on("console", (message) => consoleLines.push(`[${message.type()}] ${message.text()}`));
         page.on("pageerror", (error) => consoleLines.push(`[pageerror] ${error.message}`));
-        for (const [name, run] of checks(workbenchUrl(server.url, server.workspace))) {
+        for (const [name, run] of checks(workbenchUrl(server.url, server.workspace), server)) {
             const checkStarted = Date.now();
             try {
                 await run(page);
@@ -105,7 +253,7 @@ async function main(): Promise<number> {
         await browser.close();
         await server.stop();
     }
-    const total = checks("").length;
+    const total = checks("", undefined).length;
     const { passed, failed } = writeResults(path.join(testOutput, "ui-results.json"), results);
     const notRun = total - results.length;
     console.log(`UI: ${passed} passed, ${failed} failed${notRun ? ` (${notRun} not run)` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

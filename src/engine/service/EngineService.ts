@@ -15,6 +15,12 @@ import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheck
 import { ConversionError } from "../../convert/conversionError.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
 
+/**
+ * llama.cpp warnings that do not apply to TaH's contexts: the unified KV cache holds every sequence and its depth-1
+ * cells, so its size exceeds the training context although no sequence does (the engine enforces that itself).
+ */
+const noisy = /n_ctx_seq \(\d+\) > n_ctx_train/;
+
 function logLevelOf(level: LlamaLogLevel): "debug" | "warn" | "error" {
     if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)
         return "error";
@@ -70,7 +76,7 @@ export class EngineService {
         }
         this.patched = await loadPatchedLlama({
             gpu: gpu,
-            logger: (level, message) => this.log(logLevelOf(level), message.trimEnd())
+            logger: (level, message) => this.log(noisy.test(message) ? "debug" : logLevelOf(level), message.trimEnd())
         });
         return this.patched;
     }
