@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["dist/", "out/", "test-output/", ".e2e/", "node_modules/", "native-patches/"] },
+    { ignores: ["dist/", "out/", "test-output/", ".e2e/", "node_modules/", "native-patches/", "test/e2e/fixtures/", "scripts/demo/workspace/"] },
     js.configs.recommended,
     tseslint.configs.recommendedTypeChecked,
     {

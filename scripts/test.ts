@@ -1,4 +1,5 @@
-// `npm test`: setup → lint → typecheck → build → package → unit → integration → UI, then a summary and the closing
+// `npm test`: setup → lint → typecheck → native → build → package → unit → engine → vulkan → integration → UI → bench,
+// then a summary and the closing
 // line "N passed, N failed". Exits non-zero on any failure. `tsx scripts/test.ts unit ui` runs only the named steps.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -22,11 +23,8 @@ interface Step {
     readonly counts?: () => Counts | undefined;
 }
 
-/** Folders whose *.test.ts files the unit step runs with Node's test runner (through tsx). */
-const nodeTestDirs = ["test/unit"];
-
-function unitTestFiles(): string[] {
-    return nodeTestDirs.flatMap((dir) => fs.existsSync(path.join(root, dir))
+function testFiles(dirs: readonly string[]): string[] {
+    return dirs.flatMap((dir) => fs.existsSync(path.join(root, dir))
         ? fs.readdirSync(path.join(root, dir), { recursive: true, encoding: "utf8" })
             .filter((file) => file.endsWith(".test.ts"))
             .sort()
@@ -65,18 +63,38 @@ const steps: Step[] = [
     { name: "setup", command: ["tsx", "scripts/e2e/setup.ts"], timeoutMs: 20 * minutes, needs: [] },
     { name: "lint", command: ["eslint", "."], timeoutMs: 10 * minutes, needs: [] },
     { name: "typecheck", command: ["npm", "run", "typecheck"], timeoutMs: 10 * minutes, needs: [] },
-    // NATIVE BUILD STEP: `npm run build:native` goes here, before the bundles and the VSIX that ship its output.
+    // the patched llama.cpp (cached outside the clone by a hash of native-patches/): before the VSIX that ships it
+    { name: "native", command: ["npm", "run", "build:native"], timeoutMs: 40 * minutes, needs: ["setup"] },
     { name: "build", command: ["npm", "run", "build"], timeoutMs: 5 * minutes, needs: [] },
-    { name: "package", command: ["npm", "run", "package"], timeoutMs: 5 * minutes, needs: ["build"] },
+    { name: "package", command: ["npm", "run", "package"], timeoutMs: 5 * minutes, needs: ["native", "build"] },
     {
         name: "unit",
         command: [
             "tsx", "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
-            "--test-reporter=tap", `--test-reporter-destination=${path.join("test-output", "unit.tap")}`, ...unitTestFiles(),
+            "--test-reporter=tap", `--test-reporter-destination=${path.join("test-output", "unit.tap")}`, ...testFiles(["test/unit"]),
         ],
         timeoutMs: 20 * minutes,
         needs: [],
         counts: () => readTapCounts("unit.tap"),
+    },
+    {
+        // the engine against the float64 reference, bad input, conversion, the CLI: the patched CPU build
+        name: "engine",
+        command: [
+            "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", "--test-reporter-destination=stdout",
+            "--test-reporter=tap", `--test-reporter-destination=${path.join("test-output", "engine.tap")}`, ...testFiles(["test/engine"]),
+        ],
+        timeoutMs: 30 * minutes,
+        needs: ["native"],
+        counts: () => readTapCounts("engine.tap"),
+    },
+    {
+        // the exactness suite again on the Vulkan build, computing on Mesa's lavapipe (see scripts/testVulkan.ts)
+        name: "vulkan",
+        command: ["tsx", "scripts/testVulkan.ts"],
+        timeoutMs: 60 * minutes,
+        needs: ["setup", "native"],
+        counts: () => readTapCounts("vulkan.tap"),
     },
     {
         name: "integration",
@@ -92,6 +110,8 @@ const steps: Step[] = [
         needs: ["setup", "build", "package"],
         counts: () => readJsonCounts("ui-results.json"),
     },
+    // the benchmark's quick mode as a smoke test: it must run through; its numbers are reported, never asserted
+    { name: "bench", command: ["tsx", "bench/main.ts", "--quick", "--out", path.join("test-output", "bench")], timeoutMs: 10 * minutes, needs: ["native", "build"] },
 ];
 
 type Outcome = "passed" | "failed" | "skipped";

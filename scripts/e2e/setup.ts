@@ -29,10 +29,14 @@ function hasCommand(name: string): boolean {
     return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
 }
 
+/** Headers, shader compiler and the CPU Vulkan driver (lavapipe) for `npm run build:native -- --gpu vulkan`. */
+const vulkanPackages = ["libvulkan-dev", "glslc", "spirv-headers", "glslang-tools", "mesa-vulkan-drivers", "vulkan-tools"];
+
 function ensureAptPackages(): void {
     const missing = new Set<string>();
-    // chromium drives the UI; libkrb5-dev is needed by code-server's kerberos module, built from source offline.
-    for (const pkg of ["chromium", "libkrb5-dev"]) {
+    // chromium drives the UI; libkrb5-dev is needed by code-server's kerberos module, built from source offline;
+    // cmake, ninja and git build the patched llama.cpp; the Vulkan packages build and run it on Mesa's lavapipe.
+    for (const pkg of ["chromium", "libkrb5-dev", "cmake", "ninja-build", "git", ...vulkanPackages]) {
         if (!dpkgInstalled(pkg)) missing.add(pkg);
     }
     if (!fs.existsSync(chromiumPath)) missing.add("chromium");

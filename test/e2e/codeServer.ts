@@ -62,6 +62,12 @@ export interface StartOptions {
     readonly env?: NodeJS.ProcessEnv;
     /** Extra user settings. */
     readonly settings?: Record<string, unknown>;
+    /** The folder to open (copied); default test/e2e/fixtures/workspace. */
+    readonly workspace?: string;
+    /** A fixed port instead of a free one. */
+    readonly port?: number;
+    /** Write the tests' tiny models (default true). */
+    readonly fixtureModels?: boolean;
 }
 
 async function freePort(): Promise<number> {
@@ -105,9 +111,10 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
     fs.writeFileSync(path.join(userData, "Machine", "settings.json"), JSON.stringify(options.settings ?? {}, null, 4));
     // An empty config file: code-server writes a default one (with a password) only when the file is missing.
     fs.writeFileSync(config, "");
-    fs.cpSync(path.join(import.meta.dirname, "fixtures", "workspace"), workspace, { recursive: true });
-    const model = await writeFixtureModel(path.join(runDir, "model"));
-    const scriptedModel = await writeScriptedModel(path.join(runDir, "scripted-model"));
+    fs.cpSync(options.workspace ?? path.join(import.meta.dirname, "fixtures", "workspace"), workspace, { recursive: true });
+    const withModels = options.fixtureModels ?? true;
+    const model = withModels ? await writeFixtureModel(path.join(runDir, "model")) : "";
+    const scriptedModel = withModels ? await writeScriptedModel(path.join(runDir, "scripted-model")) : "";
 
     // Fresh XDG folders and TMPDIR keep code-server out of the user's config and the system temp folder.
     const env: NodeJS.ProcessEnv = {
@@ -129,7 +136,7 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
     const installed = fs.readdirSync(extensions).find((entry) => entry.startsWith(`${extensionId}-`));
     if (!installed) throw new Error(`the VSIX did not install into ${extensions}`);
 
-    const port = await freePort();
+    const port = options.port ?? await freePort();
     const url = `http://127.0.0.1:${port}/`;
     const log = path.join(runDir, "code-server.log");
     const logFd = fs.openSync(log, "w");
