@@ -23,7 +23,9 @@ const { values } = parseArgs({
         quick: { type: "boolean", default: false },
         threads: { type: "string", default: "1" },
         runs: { type: "string" },
-        out: { type: "string" }
+        out: { type: "string" },
+        // measure speed only (while working on the engine; the report then lacks parts 4 and 5's engine rows)
+        "no-replay": { type: "boolean", default: false }
     }
 });
 const quick = values.quick;
@@ -138,15 +140,18 @@ async function main(): Promise<void> {
         entry.limit = 1 / (1 + median(entry.decodeShare));
     log(`speed results:\n${renderReport(series, baseline, threshold7, [], tahRss, Date.now() - started)}`);
 
-    log("inline completion replay");
-    const replays: ReplayResult[] = [await replayTyping(modelDir, threads, quick ? 24 : 16, log)];
-    const defaultModel = path.join(root, "models", "tah-code-default");
-    if (existsSync(path.join(defaultModel, "tah-model.json")))
-        replays.push(await replayTyping(defaultModel, threads, quick ? 40 : 120, log));
+    const replays: ReplayResult[] = [];
+    if (!values["no-replay"]) {
+        log("inline completion replay");
+        replays.push(await replayTyping(modelDir, threads, quick ? 24 : 16, log));
+        const defaultModel = path.join(root, "models", "tah-code-default");
+        if (existsSync(path.join(defaultModel, "tah-model.json")))
+            replays.push(await replayTyping(defaultModel, threads, quick ? 40 : 120, log));
+    }
 
     const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started);
     mkdirSync(outDir, { recursive: true });
-    const name = quick ? "latest-quick" : "latest";
+    const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : "latest";
     writeFileSync(path.join(outDir, `${name}.md`), report);
     writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, tahRss, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
     const points: ChartPoint[] = series.map((entry) => ({

@@ -166,8 +166,9 @@ async function writeLora(file: string, s: BenchShape): Promise<void> {
     const tensors: GgufTensor[] = [];
     for (let i = 0; i < s.nLayer; i++) {
         for (const [name, inputs, outputs] of projections(s)) {
-            tensors.push(matrix(`blk.${i}.${name}.weight.lora_a`, inputs, s.loraRank, "f32"));
-            tensors.push({ ...matrix(`blk.${i}.${name}.weight.lora_b`, s.loraRank, outputs, "f32") });
+            // F16, as the converter writes a LoRA for a quantized backbone
+            tensors.push(matrix(`blk.${i}.${name}.weight.lora_a`, inputs, s.loraRank));
+            tensors.push(matrix(`blk.${i}.${name}.weight.lora_b`, s.loraRank, outputs));
         }
     }
     await writeGguf(file, {
@@ -218,7 +219,7 @@ async function writeDecider(file: string, s: BenchShape): Promise<void> {
  * use under `cacheDir` and reused afterwards.
  */
 export async function randomTahModel(cacheDir: string, shape: BenchShape, patched: PatchedLlama, threads: number, log: (message: string) => void): Promise<string> {
-    const folder = path.join(cacheDir, `${shape.name}-q8_0-v1`);
+    const folder = path.join(cacheDir, `${shape.name}-q8_0-v2`);
     if (existsSync(path.join(folder, "tah-model.json")))
         return folder;
     const partial = `${folder}.partial-${process.pid}`;

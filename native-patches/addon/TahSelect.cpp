@@ -35,11 +35,7 @@ void tahTopK(const float * logits, int32_t nVocab, int32_t k, std::vector<TahCan
     std::sort_heap(out.begin(), out.end(), ranksAbove);
 }
 
-double tahLogSumExp(const float * logits, int32_t nVocab) {
-    float maxLogit = -INFINITY;
-    for (int32_t i = 0; i < nVocab; i++) {
-        maxLogit = std::max(maxLogit, logits[i]);
-    }
+double tahLogSumExp(const float * logits, int32_t nVocab, float maxLogit) {
     if (!std::isfinite(maxLogit)) {
         return maxLogit;
     }
