@@ -166,7 +166,7 @@ void TahEvaluator::recordRow(const float * logits, std::vector<TahCandidate> & c
         ids[(size_t) row * topN + k] = candidates[k].id;
         values[(size_t) row * topN + k] = candidates[k].logit;
     }
-    lse[row] = tahLogSumExp(logits, nVocab, candidates[0].logit);
+    lse[row] = logSumExp.compute(logits, nVocab, candidates[0].id, candidates[0].logit, options.threads);
 }
 
 bool TahEvaluator::evaluate(int32_t sequence, const std::vector<llama_token> & tokens, const TahStepOptions & step,

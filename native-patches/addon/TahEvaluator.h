@@ -10,6 +10,7 @@
 #include "TahModelParts.h"
 #include "TahSampler.h"
 #include "TahSelect.h"
+#include "TahLogSumExp.h"
 #include "TahSoftEmbedding.h"
 
 struct TahContextOptions {
@@ -102,6 +103,7 @@ class TahEvaluator {
         std::atomic_bool aborted{false};
         std::vector<Sequence> sequenceStates;
         TahSoftEmbedding softEmbedding;
+        TahLogSumExp logSumExp;
 
         // scratch, reused across steps
         std::vector<std::vector<TahCandidate>> rowCandidates;

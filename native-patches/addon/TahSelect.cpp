@@ -35,17 +35,6 @@ void tahTopK(const float * logits, int32_t nVocab, int32_t k, std::vector<TahCan
     std::sort_heap(out.begin(), out.end(), ranksAbove);
 }
 
-double tahLogSumExp(const float * logits, int32_t nVocab, float maxLogit) {
-    if (!std::isfinite(maxLogit)) {
-        return maxLogit;
-    }
-    double sum = 0.0;
-    for (int32_t i = 0; i < nVocab; i++) {
-        sum += std::exp((double) (logits[i] - maxLogit));
-    }
-    return (double) maxLogit + std::log(sum);
-}
-
 void tahSoftmax(const std::vector<TahCandidate> & candidates, int32_t n, std::vector<float> & weights) {
     weights.resize(n);
     if (n <= 0) {

@@ -12,10 +12,6 @@ struct TahCandidate {
 // The k largest logits of a row, best first; equal logits rank the smaller id first (as torch.topk on CPU does).
 void tahTopK(const float * logits, int32_t nVocab, int32_t k, std::vector<TahCandidate> & out);
 
-// log(sum(exp(logits))) in double, so that record probabilities are exp(logit - lse); maxLogit is the row's
-// largest logit (the top candidate, already known to every caller).
-double tahLogSumExp(const float * logits, int32_t nVocab, float maxLogit);
-
 // softmax of the candidates' logits (no temperature), written to weights[0..n).
 void tahSoftmax(const std::vector<TahCandidate> & candidates, int32_t n, std::vector<float> & weights);
 
