@@ -21,6 +21,21 @@ function testEntries(dir) {
         .map((file) => path.join(dir, file));
 }
 
+/** A Node ESM program (the engine process, the `tah` command line). */
+function nodeEsm(entry, outfile) {
+    return {
+        ...common,
+        entryPoints: [entry],
+        outfile,
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        external: nodeExternals,
+        // Bundled CommonJS dependencies may call require(); give ESM output one.
+        banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
+    };
+}
+
 const targets = [
     {
         ...common,
@@ -32,27 +47,8 @@ const targets = [
         target: "node20",
         external: ["vscode", ...nodeExternals],
     },
-    {
-        ...common,
-        entryPoints: ["src/cli/main.ts"],
-        outfile: "dist/cli.mjs",
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        external: nodeExternals,
-        banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
-    },
-    {
-        ...common,
-        entryPoints: ["src/engine/process/main.ts"],
-        outfile: "dist/engine.mjs",
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        external: nodeExternals,
-        // Bundled CommonJS dependencies may call require(); give ESM output one.
-        banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
-    },
+    nodeEsm("src/cli/main.ts", "dist/cli.mjs"),
+    nodeEsm("src/engine/process/main.ts", "dist/engine.mjs"),
     {
         ...common,
         // Each view's script imports its stylesheet, so esbuild writes <view>.js and <view>.css.

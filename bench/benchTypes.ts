@@ -1,4 +1,5 @@
-/** What the bench's worker processes report (one JSON line on stdout each). */
+// What the bench's worker processes report (one JSON line on stdout each).
+import type { StepTimings } from "../src/engine/evaluator/TahSequence.js";
 
 export interface SpeedSample {
     /** Tokens per second of greedy decoding (excluding the prompt). */
@@ -11,16 +12,11 @@ export interface SpeedSample {
     prefillIteratedShare: number;
 }
 
-export interface StepBreakdown {
-    depth0Ms: number;
-    deciderMs: number;
-    selectMs: number;
-    loraMs: number;
-    depth1Ms: number;
-    sampleMs: number;
+/** The engine's own step timings, with the JavaScript-side wall time replaced by what the parts leave over. */
+export type StepBreakdown = Omit<StepTimings, "wallMs"> & {
     /** Wall time of the step as JavaScript sees it, minus the parts above: binding and record building. */
     otherMs: number;
-}
+};
 
 export interface WorkerRequest {
     kind: "baseline" | "tah";

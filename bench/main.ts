@@ -32,7 +32,7 @@ const quick = values.quick;
 const threads = Number(values.threads);
 const runs = Number(values.runs ?? (quick ? 2 : 3));
 const shape: BenchShape = quick ? tinyShape : qwen3_0_6b;
-const decodeTokens = quick ? 24 : 64;
+const decodeTokens = quick ? 24 : 48;
 const prefillTokens = quick ? 256 : 512;
 const root = packageRoot();
 const outDir = values.out ?? path.join(root, "bench", "results");
@@ -113,20 +113,21 @@ async function main(): Promise<void> {
     const thresholds = [1, threshold7, 0];
     const baseline = { decode: [] as number[], prefill: [] as number[], rss: 0 };
     let tahRss = 0;
+    // each TaH configuration right after a baseline run of its own: the machine's load drifts, pairs share it
     for (let run = 0; run < runs; run++) {
-        log(`run ${run + 1}/${runs}: baseline`);
-        const base = await runWorker("baselineWorker.ts", { kind: "baseline", modelPath: backbone, threads, decodeTokens, prefillTokens });
-        if (base.buildType !== "prebuilt")
-            throw new Error(`the baseline loaded a ${base.buildType} binary, not node-llama-cpp's prebuilt one`);
-        log(`run ${run + 1}/${runs}: TaH`);
-        const tah = await runWorker("tahWorker.ts", { kind: "tah", modelPath: modelDir, threads, decodeTokens, prefillTokens, thresholds });
-        const baseDecode = base.samples[0].decodeTps;
-        const basePrefill = base.samples[0].prefillTps;
-        baseline.decode.push(baseDecode);
-        baseline.prefill.push(basePrefill);
-        baseline.rss = Math.max(baseline.rss, base.rssBytes);
-        tahRss = Math.max(tahRss, tah.rssBytes);
-        tah.samples.forEach((sample, i) => {
+        for (const [i, threshold] of thresholds.entries()) {
+            log(`run ${run + 1}/${runs}, ${series[i].label}: baseline, then TaH`);
+            const base = await runWorker("baselineWorker.ts", { kind: "baseline", modelPath: backbone, threads, decodeTokens, prefillTokens });
+            if (base.buildType !== "prebuilt")
+                throw new Error(`the baseline loaded a ${base.buildType} binary, not node-llama-cpp's prebuilt one`);
+            const tah = await runWorker("tahWorker.ts", { kind: "tah", modelPath: modelDir, threads, decodeTokens, prefillTokens, thresholds: [threshold] });
+            const baseDecode = base.samples[0].decodeTps;
+            const basePrefill = base.samples[0].prefillTps;
+            baseline.decode.push(baseDecode);
+            baseline.prefill.push(basePrefill);
+            baseline.rss = Math.max(baseline.rss, base.rssBytes);
+            tahRss = Math.max(tahRss, tah.rssBytes);
+            const sample = tah.samples[0];
             const entry = series[i];
             entry.decode.push(sample.decodeTps / baseDecode);
             entry.prefill.push(sample.prefillTps / basePrefill);
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
             entry.prefillShare.push(sample.prefillIteratedShare);
             if (sample.breakdown !== undefined)
                 entry.breakdowns.push(sample.breakdown);
-        });
+        }
     }
     for (const entry of series)
         entry.limit = 1 / (1 + median(entry.decodeShare));
@@ -173,7 +174,8 @@ function renderReport(series: Series[], baseline: { decode: number[]; prefill: n
     const mark = (value: number, target: number | undefined): string => target === undefined ? "" : value >= target ? " ✓" : " ✗";
     lines.push(`# TaH Copilot benchmark — ${shape.name}${quick ? " (quick)" : ""}`, "");
     lines.push(`${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${threads} thread(s), ${runs} runs (medians, range in brackets), Node ${process.version}. ` +
-        `Baseline: node-llama-cpp ${"3.21.1"} prebuilt CPU binary, same Q8_0 backbone, same threads. Decode = one token per step, fed from real source (teacher forcing); prefill = ${prefillTokens} tokens. ` +
+        `Baseline: node-llama-cpp 3.21.1's prebuilt CPU binary, same Q8_0 backbone, same threads, run just before each TaH configuration (ratios pair the two). ` +
+        `Decode = ${decodeTokens} tokens, one per step, fed from real source (teacher forcing); prefill = ${prefillTokens} tokens. ` +
         `~7% uses threshold ${threshold7.toFixed(4)}, calibrated on P(hard) of the decoded tokens.`, "");
     lines.push(`Baseline: decode ${median(baseline.decode).toFixed(1)} tokens/s (${spread(baseline.decode)}), prefill ${median(baseline.prefill).toFixed(1)} tokens/s (${spread(baseline.prefill)}).`, "");
     lines.push("## 1–2. Speed as a ratio to the baseline", "");

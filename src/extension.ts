@@ -1,5 +1,7 @@
 // Wiring only: creates the extension's parts, connects them and hands every disposable to VS Code (so there is no
 // deactivate: VS Code disposes context.subscriptions on shutdown).
+import { existsSync } from "node:fs";
+import path from "node:path";
 import * as vscode from "vscode";
 import { ChatViewProvider } from "./chat/chatViewProvider.js";
 import { InlineCompletionService } from "./completion/InlineCompletionService.js";
@@ -11,7 +13,7 @@ import { DifficultyStore } from "./difficulty/DifficultyStore.js";
 import { HeatmapDecorations } from "./difficulty/heatmapDecorations.js";
 import type { EngineStats } from "./engine/protocol/engineProtocol.js";
 import { EngineHost } from "./engineHost/EngineHost.js";
-import { engineSettings, inlineCompletionSettings } from "./engineHost/settings.js";
+import { engineSettings, inlineCompletionSettings, setBundledModel } from "./engineHost/settings.js";
 import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
 import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
@@ -31,6 +33,8 @@ export interface TahExtensionApi {
 
 export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     const log = vscode.window.createOutputChannel("TaH Copilot", { log: true });
+    const bundled = vscode.Uri.joinPath(context.extensionUri, "models", "tah-code-default").fsPath;
+    setBundledModel(existsSync(path.join(bundled, "tah-model.json")) ? bundled : undefined);
     const engine = new EngineHost(vscode.Uri.joinPath(context.extensionUri, "dist", "engine.mjs").fsPath, log);
     const store = new DifficultyStore();
     const heatmap = new HeatmapDecorations(store);

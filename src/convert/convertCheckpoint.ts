@@ -181,7 +181,8 @@ class Converter {
             await writeGguf(path.join(staged.path, fileNames.decider), { metadata: decider.metadata, tensors: decider.tensors, sync });
             const manifest = {
                 format: "tah-copilot-model", version: 1, name, ...fileNames,
-                source: { checkpoint, type: typeName },
+                // the folder's name, not its path: a model folder is shared and shipped, the converting machine's paths are not
+                source: { checkpoint: path.basename(checkpoint), type: typeName },
             };
             await writeFile(path.join(staged.path, tahManifestName), `${JSON.stringify(manifest, null, 4)}\n`);
             this.checkAborted();

@@ -4,11 +4,18 @@ import type { HardTokenPolicy } from "../completion/postProcess.js";
 import type { MultilineSetting } from "../completion/multilinePolicy.js";
 import type { EngineSettings, GpuSetting } from "../engine/protocol/engineProtocol.js";
 
-/** The engine's settings, or undefined when no model is selected. */
+let bundledModel: string | undefined;
+
+/** The model the extension ships, used while tah.modelPath is empty (set once at activation). */
+export function setBundledModel(modelPath: string | undefined): void {
+    bundledModel = modelPath;
+}
+
+/** The engine's settings, or undefined when no model is selected and none is bundled. */
 export function engineSettings(): EngineSettings | undefined {
     const config = vscode.workspace.getConfiguration("tah");
-    const modelPath = config.get<string>("modelPath", "").trim();
-    if (modelPath === "")
+    const modelPath = config.get<string>("modelPath", "").trim() || bundledModel;
+    if (modelPath === undefined)
         return undefined;
     return {
         modelPath,

@@ -28,8 +28,9 @@ function chatWebview(page: Page): ReturnType<Page["frameLocator"]> {
     return page.frameLocator("iframe.webview").frameLocator("#active-frame");
 }
 
-/** Settings the model checks run with (no model path: the first checks run without a model). */
+/** Settings of the UI run; the model path leads nowhere, so the first checks see a model that failed to load. */
 export const uiSettings = {
+    "tah.modelPath": "/nonexistent/tah-model",
     "tah.gpu": "cpu", "tah.threads": 1, "tah.contextSize": 4096,
     "tah.inlineCompletion.maxTokens": 8, "tah.inlineCompletion.maxMs": 5000,
     // long enough that Stop arrives while the scripted answer still streams
@@ -80,7 +81,8 @@ function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "script
             const item = page.locator(".statusbar-item", { hasText: "TaH:" });
             await item.waitFor({ state: "visible", timeout: 120_000 });
             const text = await item.innerText();
-            if (!/TaH: no model/.test(text)) throw new Error(`unexpected status-bar text: ${text}`);
+            if (!/TaH: (model not loaded|loading|starting)/.test(text)) throw new Error(`unexpected status-bar text: ${text}`);
+            await page.locator(".statusbar-item", { hasText: "TaH: model not loaded" }).waitFor({ timeout: 60_000 });
             await screenshot(page, "ui-01-activated");
         }],
         ["a file opens from the explorer", async (page) => {

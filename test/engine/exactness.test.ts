@@ -36,19 +36,19 @@ const shapes: Array<{ name: string; options: TinyTahOptions }> = [
 /** A threshold that makes roughly `share` of positions iterate, at least `margin` away from every P(hard). */
 function thresholdForShare(reference: ReferenceResult, share: number, margin: number): number {
     const values = reference.records.map((record) => record.pHard).sort((a, b) => a - b);
-    const target = values[Math.floor(values.length * (1 - share))]!;
-    const gaps = values.slice(1).map((value, i) => ({ low: values[i]!, high: value }))
+    const target = values[Math.floor(values.length * (1 - share))];
+    const gaps = values.slice(1).map((value, i) => ({ low: values[i], high: value }))
         .filter((gap) => gap.high - gap.low > 2 * margin)
         .sort((a, b) => Math.abs((a.low + a.high) / 2 - target) - Math.abs((b.low + b.high) / 2 - target));
     assert.ok(gaps.length > 0, "no gap in P(hard) wide enough for a stable threshold");
-    return (gaps[0]!.low + gaps[0]!.high) / 2;
+    return (gaps[0].low + gaps[0].high) / 2;
 }
 
 function compare(engine: EngineRun, reference: ReferenceResult, tolerance: number): { maxLogitDiff: number } {
     assert.equal(engine.records.length, reference.records.length, "one record per position");
     let maxLogitDiff = 0;
     engine.records.forEach((record, i) => {
-        const expected = reference.records[i]!;
+        const expected = reference.records[i];
         assert.equal(record.position, expected.position);
         assert.equal(record.token, expected.token, `token at position ${i}`);
         assert.equal(record.iterated, expected.iterated, `decision at position ${i} (P(hard) ${record.pHard} vs ${expected.pHard})`);
@@ -136,7 +136,7 @@ for (const shape of shapes) {
             const diff = maxDiffAgainst(engine, reference);
             assert.ok(diff <= productLogitTolerance, `f16 KV differs by ${diff}`);
             t.diagnostic(`f16 KV + flash attention: max |Δ final logit| ${diff.toExponential(2)}`);
-            engine.records.forEach((record, i) => assert.equal(record.iterated, reference.records[i]!.iterated, `decision at ${i}`));
+            engine.records.forEach((record, i) => assert.equal(record.iterated, reference.records[i].iterated, `decision at ${i}`));
         });
     });
 }

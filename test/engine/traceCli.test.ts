@@ -51,15 +51,15 @@ test("trace prints one record per position, prompt and generated, matching the r
     assert.equal(records.length, tokens.length + 6);
     records.forEach((record, i) => {
         assert.equal(record.position, i);
-        assert.equal(record.token, expected[i]!.token);
-        assert.equal(record.iterated, expected[i]!.iterated);
-        assert.ok(Math.abs(record.pHard! - expected[i]!.pHard) < 5e-3, `P(hard) at ${i}`);
+        assert.equal(record.token, expected[i].token);
+        assert.equal(record.iterated, expected[i].iterated);
+        assert.ok(Math.abs(record.pHard! - expected[i].pHard) < 5e-3, `P(hard) at ${i}`);
         assert.equal(record.top.length, 10);
         // the CLI runs the product's defaults (f16 KV cache): compare at that tolerance
         for (const [id, value] of record.top)
-            assert.ok(Math.abs(value - expected[i]!.finalLogits[id]!) < 0.15, `logit ${id} at ${i}`);
+            assert.ok(Math.abs(value - expected[i].finalLogits[id]) < 0.15, `logit ${id} at ${i}`);
         if (i + 1 >= tokens.length && i + 1 < records.length)
-            assert.equal(records[i + 1]!.token, record.top[0]![0], `the token generated at ${i + 1} is the top final logit of ${i}`);
+            assert.equal(records[i + 1].token, record.top[0][0], `the token generated at ${i + 1} is the top final logit of ${i}`);
     });
 });
 

@@ -10,7 +10,7 @@ const extensionId = "tah-copilot.tah-copilot";
 interface Manifest {
     contributes: {
         commands: { command: string; title: string; category?: string }[];
-        menus: { commandPalette: { command: string; when: string }[] };
+        menus?: { commandPalette?: { command: string; when: string }[] };
         views: Record<string, { id: string; type?: string }[]>;
     };
 }
@@ -30,10 +30,11 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
 }
 
 suite("activation", () => {
-    test("activates and reports its state in the status bar", async () => {
+    test("activates and loads the bundled model when no model is set", async () => {
         const api = await extension().activate();
         assert.equal(extension().isActive, true);
-        assert.equal(api.statusText(), "$(sparkle) TaH: no model");
+        assert.equal(vscode.workspace.getConfiguration("tah").get("modelPath"), "");
+        await waitFor(() => api.statusText().startsWith("$(sparkle) TaH: tah-code-default"), "the bundled model in the status bar", 60_000);
     });
 
     test("the status text follows the model setting", async () => {
@@ -46,7 +47,7 @@ suite("activation", () => {
         } finally {
             await config.update("modelPath", undefined, vscode.ConfigurationTarget.Global);
         }
-        await waitFor(() => api.statusText() === "$(sparkle) TaH: no model", "the 'no model' state");
+        await waitFor(() => api.statusText().startsWith("$(sparkle) TaH: tah-code-default"), "the bundled model again", 60_000);
     });
 
     test("every command of the status-bar menu is registered", async () => {
@@ -58,7 +59,7 @@ suite("activation", () => {
     test("the palette shows only registered commands, all titled TaH", async () => {
         await extension().activate();
         const manifest = extension().packageJSON as Manifest;
-        const hidden = new Set(manifest.contributes.menus.commandPalette
+        const hidden = new Set((manifest.contributes.menus?.commandPalette ?? [])
             .filter((item) => item.when === "false").map((item) => item.command));
         const registered = new Set(await vscode.commands.getCommands(true));
         const shown = manifest.contributes.commands.filter((command) => !hidden.has(command.command));

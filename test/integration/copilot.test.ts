@@ -108,6 +108,37 @@ suite("copilot with a model", function () {
         await vscode.commands.executeCommand(commandIds.toggleHeatmap);
     });
 
+    test("the engine is killed mid-answer, says so, and the next answer works", async () => {
+        const extension = await api();
+        const scripted = process.env.TAH_TEST_SCRIPTED_MODEL;
+        assert.ok(scripted, "the harness passes TAH_TEST_SCRIPTED_MODEL");
+        await configure({ "modelPath": scripted });
+        await waitFor(() => extension.engine.state.kind === "ready" && extension.statusText().includes("tiny-scripted"), "the scripted model");
+        const pid = extension.engine.pid;
+        assert.ok(pid !== undefined);
+        let streamed = 0;
+        const answer = extension.engine.chat({ messages: [{ role: "user", content: "Go on." }], maxTokens: 3000, enableThinking: false }, {
+            signal: new AbortController().signal,
+            onToken: () => {
+                streamed++;
+                if (streamed === 5)
+                    process.kill(pid, "SIGKILL");
+            }
+        });
+        await assert.rejects(answer, (error: unknown) => (error as { code?: string }).code === "crashed");
+        assert.ok(streamed >= 5, "the answer was streaming when the engine died");
+        await waitFor(() => extension.engine.state.kind === "ready" && extension.engine.pid !== pid, "the engine to come back with the model");
+        let again = "";
+        const result = await extension.engine.chat({ messages: [{ role: "user", content: "Again." }], maxTokens: 24, enableThinking: false }, {
+            signal: new AbortController().signal,
+            onToken: (token) => (again += token.text)
+        });
+        assert.equal(result.generatedTokens, 24);
+        assert.match(again, /<svg\/onload=alert\(1\)>/);
+        await configure({ "modelPath": process.env.TAH_TEST_MODEL });
+        await waitFor(() => extension.engine.state.kind === "ready" && extension.statusText().includes("tiny-fixture"), "the fixture model again");
+    });
+
     test("the engine is killed mid-request, and the next request works", async () => {
         const extension = await api();
         const pid = extension.engine.pid;
