@@ -50,6 +50,14 @@ export interface EngineLogger {
     (level: "debug" | "info" | "warn" | "error", message: string): void;
 }
 
+/**
+ * Room kept for the answer when fitting the prompt: what was asked for, but never more than half the context, so a
+ * generous answer budget does not squeeze the prompt out (the answer then ends where the context does).
+ */
+function answerReserve(maxTokens: number, contextSize: number): number {
+    return Math.min(maxTokens, Math.floor(contextSize / 2));
+}
+
 /** Chat sampling: the reference's evaluation settings for TaH models. */
 const chatSampling = { temperature: 0.6, topK: 20, topP: 0.95, minP: 0, seed: 0 };
 
@@ -144,14 +152,14 @@ export class EngineService {
     async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
         const loaded = this.require();
         const { model, context } = loaded;
-        const budget = loaded.settings.contextSize - params.maxTokens;
+        const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
         const sequence = context.sequence(sequenceOf.completion);
 
         const tokens: TokenView[] = [];
         let text = "";
         const generator = sequence.generate(prompt.tokens, {
-            maxTokens: params.maxTokens,
+            maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: greedy,
             threshold: this.threshold(loaded),
             maxDecodeMs: params.maxMs,
@@ -194,10 +202,10 @@ export class EngineService {
     async chat(params: ChatParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<ChatResult> {
         const loaded = this.require();
         const { model, context } = loaded;
-        const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - params.maxTokens, params.enableThinking);
+        const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize), params.enableThinking);
         const sequence: TahSequence = context.sequence(sequenceOf.chat);
         const generator = sequence.generate(prompt.tokens, {
-            maxTokens: params.maxTokens,
+            maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: { ...chatSampling, seed: Math.floor(Math.random() * 0xffffffff) },
             threshold: this.threshold(loaded),
             renderSpecialTokens: true,
