@@ -8,7 +8,7 @@
  * node-llama-cpp's version). When only native-patches/ changed and a build tree exists, it rebuilds incrementally.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,20 @@ function toolVersion(command: string): string | undefined {
     }
 }
 
+/** The CUDA toolkit folders searched, when none of them has cuBLAS headers; undefined when one has. */
+function cudaToolkitLacksCublas(): string | undefined {
+    const nvcc = spawnSync("sh", ["-c", "command -v nvcc"], { encoding: "utf8" }).stdout.trim();
+    const local = existsSync("/usr/local") ? readdirSync("/usr/local").filter((name) => name.startsWith("cuda")).map((name) => path.join("/usr/local", name)) : [];
+    const toolkits = [...new Set([
+        ...(nvcc === "" ? [] : [path.dirname(path.dirname(realpathSync(nvcc)))]),
+        ...[process.env.CUDA_HOME, process.env.CUDA_PATH].filter((dir): dir is string => dir !== undefined && dir !== ""),
+        ...local
+    ])];
+    const target = `${process.arch === "arm64" ? "sbsa" : "x86_64"}-linux`;
+    const found = toolkits.some((dir) => [path.join(dir, "include", "cublas_v2.h"), path.join(dir, "targets", target, "include", "cublas_v2.h")].some((file) => existsSync(file)));
+    return found ? undefined : toolkits.join(", ");
+}
+
 function checkTools(gpu: GpuBackend): void {
     const missing: string[] = [];
     if (toolVersion("git") === undefined)
@@ -67,8 +81,13 @@ function checkTools(gpu: GpuBackend): void {
         if (!existsSync("/usr/include/vulkan/vulkan.h"))
             missing.push("the Vulkan headers (Debian: apt-get install libvulkan-dev spirv-headers)");
     }
-    if (gpu === "cuda" && toolVersion("nvcc") === undefined)
-        missing.push("nvcc from the CUDA toolkit, with cuBLAS");
+    if (gpu === "cuda") {
+        const cublas = cudaToolkitLacksCublas();
+        if (toolVersion("nvcc") === undefined)
+            missing.push("nvcc from the CUDA toolkit, with cuBLAS");
+        else if (cublas !== undefined)
+            missing.push(`cuBLAS: no cublas_v2.h in ${cublas} (ggml-cuda links cuBLAS; install the toolkit's cuBLAS development files)`);
+    }
     if (missing.length > 0)
         throw new BuildError(`cannot build the patched llama.cpp; missing:\n  - ${missing.join("\n  - ")}`);
 }
