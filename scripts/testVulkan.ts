@@ -6,6 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
+// Not through npx: npm takes --test-reporter* for its own config and drops them, so no TAP file would be written.
+const tsx = path.join(root, "node_modules", ".bin", "tsx");
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
     console.log(`[vulkan] $ ${command} ${args.join(" ")}`);
@@ -14,11 +16,11 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 
 const runtimeDir = path.join(root, "test-output", "xdg-runtime");
 fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
-let status = run("npx", ["--no", "tsx", "scripts/build-native.ts", "--gpu", "vulkan"]);
+let status = run(tsx, ["scripts/build-native.ts", "--gpu", "vulkan"]);
 if (status === 0) {
     const started = Date.now();
-    status = run("npx", [
-        "--no", "tsx", "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
+    status = run(tsx, [
+        "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
         "--test-reporter=tap", `--test-reporter-destination=${path.join("test-output", "vulkan.tap")}`, "test/engine/exactness.test.ts"
     ], { ...process.env, TAH_TEST_GPU: "vulkan", GGML_VK_VISIBLE_DEVICES: "0", XDG_RUNTIME_DIR: runtimeDir });
     console.log(`[vulkan] exactness suite on lavapipe: ${((Date.now() - started) / 1000).toFixed(0)} s`);
