@@ -81,6 +81,20 @@ class Run:
     def load(self, path):
         return self.torch.load(path, map_location=self.device)
 
+    def finished(self, final_path):
+        """A stage whose final output exists is done; rerunning the recipe skips it."""
+        if final_path.exists():
+            log(f"{self.stage}: exists,", final_path)
+            return True
+        return False
+
+    def depth0(self, model, ids, taps=()):
+        """Depth 0 over whole training rows (no padding): (logits, tapped streams, stream for depth 1)."""
+        b, t = ids.shape
+        pos = self.torch.arange(t, device=self.device).expand(b, t)
+        valid = self.torch.ones(b, t, dtype=self.torch.bool, device=self.device)
+        return model.run(model.embed(ids), pos, valid, 0, taps=taps)
+
 
 def new_model(run):
     from model import Qwen3
@@ -152,8 +166,7 @@ def train_loop(run, model, params, loss_fn, hp, ckpt_path, final_path, extra_sta
 def pretrain(args):
     run = Run(args, "pretrain")
     final_path = run.work / "pretrain.pt"
-    if final_path.exists():
-        log("pretrain: exists,", final_path)
+    if run.finished(final_path):
         return
     torch, F = run.torch, run.torch.nn.functional
     model = new_model(run)
@@ -164,12 +177,9 @@ def pretrain(args):
 
     def loss_fn(step):
         ids = run.batch(batch_rows(n_rows, hp["batch_size"], step, SEED))
-        b, t = ids.shape
-        pos = torch.arange(t, device=run.device).expand(b, t)
-        valid = torch.ones(b, t, dtype=torch.bool, device=run.device)
-        logits, _, _ = model.run(model.embed(ids), pos, valid, 0)
+        logits, _, _ = run.depth0(model, ids)
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-        return loss, b * t, {}
+        return loss, ids.numel(), {}
 
     train_loop(run, model, list(model.named_parameters()), loss_fn, hp, run.work / "pretrain.ckpt", final_path)
 
@@ -178,8 +188,7 @@ def label(args):
     """Greedy mismatch labels of the pretrained model on the rows TaH step 1 trains on (tah-inference.md §7)."""
     run = Run(args, "label")
     out = run.work / "labels.npz"
-    if out.exists():
-        log("label: exists,", out)
+    if run.finished(out):
         return
     torch = run.torch
     model = new_model(run)
@@ -191,11 +200,9 @@ def label(args):
     with torch.no_grad():
         for start in range(0, n, 16):
             ids = run.batch(rows[start:start + 16])
-            b, t = ids.shape
-            pos = torch.arange(t, device=run.device).expand(b, t)
-            logits, _, _ = model.run(model.embed(ids), pos, torch.ones(b, t, dtype=torch.bool, device=run.device), 0)
+            logits, _, _ = run.depth0(model, ids)
             wrong = (logits[:, :-1].argmax(-1) != ids[:, 1:]).to(torch.uint8)
-            labels[start:start + b, :-1] = wrong.cpu().numpy()
+            labels[start:start + len(ids), :-1] = wrong.cpu().numpy()
             if start % 800 == 0:
                 log(f"label: {start}/{n} rows")
     rate = labels[:, :-1].mean()
@@ -209,8 +216,7 @@ def step1(args):
     """Backbone + LoRA on the summed logits, iterating exactly the labelled (mispredicted) tokens."""
     run = Run(args, "step1")
     final_path = run.work / "step1.pt"
-    if final_path.exists():
-        log("step1: exists,", final_path)
+    if run.finished(final_path):
         return
     torch, F = run.torch, run.torch.nn.functional
     from model import depth1
@@ -228,17 +234,14 @@ def step1(args):
         pick = batch_rows(len(rows), hp["batch_size"], step, SEED + 200)
         ids = run.batch(rows[pick])
         iterate = torch.from_numpy(labels[pick].astype(bool)).to(run.device)
-        b, t = ids.shape
-        pos = torch.arange(t, device=run.device).expand(b, t)
-        valid = torch.ones(b, t, dtype=torch.bool, device=run.device)
-        logits0, _, stream0 = model.run(model.embed(ids), pos, valid, 0)
+        logits0, _, stream0 = run.depth0(model, ids)
         final = depth1(model, logits0, stream0, iterate, TOPK)
         loss = F.cross_entropy(final[:, :-1].reshape(-1, final.shape[-1]), ids[:, 1:].reshape(-1))
         with torch.no_grad():
             target = ids[:, 1:]
             d0 = (logits0[:, :-1].argmax(-1) == target).float().mean().item()
             fin = (final[:, :-1].argmax(-1) == target).float().mean().item()
-        return loss, b * t, {"acc_d0": d0, "acc_oracle": fin, "iter_share": iterate[:, :-1].float().mean().item()}
+        return loss, ids.numel(), {"acc_d0": d0, "acc_oracle": fin, "iter_share": iterate[:, :-1].float().mean().item()}
 
     train_loop(run, model, list(model.named_parameters()), loss_fn, hp, run.work / "step1.ckpt", final_path,
                {"lora": lora})
@@ -268,8 +271,7 @@ def step2(args):
     """The decider on the frozen step-1 model: BCE-with-logits against "depth 0 mispredicts", with pos_weight."""
     run = Run(args, "step2")
     final_path = run.work / "step2.pt"
-    if final_path.exists():
-        log("step2: exists,", final_path)
+    if run.finished(final_path):
         return
     torch, F = run.torch, run.torch.nn.functional
     from model import MLPIterDecider, count
@@ -283,11 +285,8 @@ def step2(args):
 
     def features(step):
         ids = run.batch(batch_rows(n_rows, hp["batch_size"], step, SEED + 300))
-        b, t = ids.shape
-        pos = torch.arange(t, device=run.device).expand(b, t)
         with torch.no_grad():
-            logits0, tapped, _ = model.run(model.embed(ids), pos, torch.ones(b, t, dtype=torch.bool,
-                                                                             device=run.device), 0, taps=taps)
+            logits0, tapped, _ = run.depth0(model, ids, taps)
             # Labels from the frozen step-1 backbone itself (see README: why not the step-0 labels).
             target = (logits0[:, :-1].argmax(-1) != ids[:, 1:]).float()
         return {k: v[:, :-1] for k, v in tapped.items()}, logits0[:, :-1], target
@@ -333,11 +332,7 @@ def choose_threshold(run, model, decider):
     with torch.no_grad():
         for start in range(0, len(rows), 16):
             ids = run.batch(rows[start:start + 16])
-            b, t = ids.shape
-            pos = torch.arange(t, device=run.device).expand(b, t)
-            logits0, tapped, stream0 = model.run(model.embed(ids), pos, torch.ones(b, t, dtype=torch.bool,
-                                                                                    device=run.device), 0,
-                                                 taps=decider.taps)
+            logits0, tapped, stream0 = run.depth0(model, ids, decider.taps)
             p_hard = torch.sigmoid(decider(tapped, logits0))
             for thr in grid:
                 iterate = p_hard > thr
