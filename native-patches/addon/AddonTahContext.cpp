@@ -136,6 +136,7 @@ AddonTahContext::AddonTahContext(const Napi::CallbackInfo & info) : Napi::Object
         options.threads = (int32_t) optionalUint(o, "threads", (uint32_t) options.threads);
         options.flashAttention = (int32_t) optionalDouble(o, "flashAttention", options.flashAttention);
         options.kvType = (ggml_type) optionalUint(o, "kvType", (uint32_t) options.kvType);
+        options.preallocateDepth1 = optionalUint(o, "preallocateDepth1", 0) != 0;
     }
 }
 

@@ -92,7 +92,35 @@ std::unique_ptr<TahEvaluator> TahEvaluator::create(TahModelParts & parts, const 
     evaluator->tokenBatch = llama_batch_init((int32_t) options.batchSize, 0, 2);
     evaluator->embdBatch = llama_batch_init((int32_t) options.batchSize, evaluator->nEmbd, 1);
     evaluator->sequenceStates.resize(options.sequences);
+    if (parts.isTah() && options.preallocateDepth1 && !evaluator->preallocateDepth1(error)) {
+        return nullptr;
+    }
     return evaluator;
+}
+
+// llama.cpp reserves compute buffers for token-input graphs without adapters. A depth-1 graph takes float
+// embeddings and carries the LoRA, so its first full batch makes the scheduler reallocate its buffers in the middle
+// of a run, which on Vulkan (lavapipe) crashed now and then. One full-size depth-1 batch here, before any real work,
+// grows them once; its cells are removed again.
+bool TahEvaluator::preallocateDepth1(std::string & error) {
+    const int32_t n = (int32_t) std::min(options.batchSize, options.kvCells);
+    embdBatch.n_tokens = n;
+    std::fill(embdBatch.embd, embdBatch.embd + (size_t) n * nEmbd, 0.0f);
+    for (int32_t j = 0; j < n; j++) {
+        embdBatch.pos[j] = j;
+        embdBatch.n_seq_id[j] = 1;
+        embdBatch.seq_id[j][0] = depth1Id(0);
+        embdBatch.logits[j] = 1;
+    }
+    TahTimings unused;
+    const bool attached = setLora(true, unused);
+    const int32_t rc = attached ? llama_decode(ctx, embdBatch) : -1;
+    llama_memory_seq_rm(llama_get_memory(ctx), depth1Id(0), -1, -1);
+    if (!attached || !setLora(false, unused) || rc != 0) {
+        error = "cannot allocate the compute buffers of a depth-1 batch of " + std::to_string(n) + " tokens";
+        return false;
+    }
+    return true;
 }
 
 bool TahEvaluator::abortCallback(void * data) {

@@ -21,6 +21,7 @@ struct TahContextOptions {
     int32_t threads = 1;
     int32_t flashAttention = -1;           // -1 auto, 0 off, 1 on
     ggml_type kvType = GGML_TYPE_F16;
+    bool preallocateDepth1 = false;        // grow compute buffers for depth 1 up front (offloaded models)
 };
 
 struct TahStepOptions {
@@ -90,6 +91,7 @@ class TahEvaluator {
         };
 
         TahEvaluator(TahModelParts & parts, const TahContextOptions & options);
+        bool preallocateDepth1(std::string & error);
 
         TahModelParts & parts;
         TahContextOptions options;

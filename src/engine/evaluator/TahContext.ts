@@ -61,7 +61,9 @@ export class TahContext {
             sequences: resolved.sequences,
             threads: resolved.threads,
             flashAttention: resolved.flashAttention === "auto" ? -1 : resolved.flashAttention ? 1 : 0,
-            kvType: ggmlTypeIds[resolved.kvType]
+            kvType: ggmlTypeIds[resolved.kvType],
+            // see TahEvaluator::preallocateDepth1: on a GPU the scheduler must not grow its buffers mid-run
+            preallocateDepth1: model.kind === "tah" && model.llamaModel.gpuLayers > 0 ? 1 : 0
         });
         await native.init();
         return new TahContext(model, native, resolved);

@@ -30,6 +30,8 @@ export interface AddonTahContextOptions {
     flashAttention?: number;
     /** a ggml type id for K and V (1 = F16, 0 = F32) */
     kvType?: number;
+    /** 1: run one full-size depth-1 batch at creation so that compute buffers never grow mid-run */
+    preallocateDepth1?: number;
 }
 
 export interface NativeSampling {
