@@ -39,6 +39,9 @@ for (const threshold of request.thresholds ?? []) {
     const prefillStart = performance.now();
     const prefill = await context.sequence(0).prefill(prompt, { threshold, recordFrom: prompt.length - 1 });
     const prefillMs = performance.now() - prefillStart;
+    // as the baseline disposes its prefill sequence: one KV buffer holds every sequence (the depth dimension needs a
+    // unified cache), so cells left here would widen every later decode's attention window
+    await context.sequence(0).truncate(0);
 
     // decode one token per step, fed from the source text (teacher forcing): the same work per token as generating,
     // on real code, so P(hard) varies as it would (a random model's own output repeats itself)
