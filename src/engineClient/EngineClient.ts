@@ -1,16 +1,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EventEmitter } from "node:events";
 import type {
-    EngineEvent, EngineMethod, EngineMethods, EngineSettings, EngineToHost, ErrorCode, ModelSummary
+    EngineEvent, EngineMethod, EngineMethods, EngineSettings, EngineToHost, ModelSummary
 } from "../engine/protocol/engineProtocol.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 
-/** An error the engine reported, with its code (modelFile, nativeBuild, aborted, …). */
-export class EngineError extends Error {
-    constructor(readonly code: ErrorCode | "crashed" | "stopped", message: string) {
-        super(message);
-        this.name = code === "aborted" ? "AbortError" : "EngineError";
-    }
-}
+export { EngineError };
 
 export type EngineState =
     | { kind: "stopped" }

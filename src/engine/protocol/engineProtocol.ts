@@ -3,6 +3,7 @@
  * window). Requests carry an id; the engine answers each with exactly one response or error, and may send
  * events for it before that (progress, streamed tokens). Either side may cancel a request by id.
  */
+import type { EngineErrorInfo } from "./engineError.js";
 
 export type GpuSetting = "auto" | "cpu" | "vulkan" | "cuda";
 
@@ -153,12 +154,6 @@ export type EngineEvent =
     | { kind: "progress"; fraction: number; stage: string }
     | { kind: "token"; token: TokenView };
 
-export type ErrorCode = "modelFile" | "nativeBuild" | "noModel" | "aborted" | "contextFull" | "invalidRequest" | "internal";
-
-export interface EngineErrorInfo {
-    code: ErrorCode;
-    message: string;
-}
 
 export type HostToEngine =
     | { type: "request"; id: number; method: EngineMethod; params: unknown }
