@@ -19,7 +19,7 @@ import type { AnswerStats, HostMessage, MessageEnd, MessageView, WebviewMessage 
 export interface ChatEngine {
     readonly state: EngineState;
     readonly onDidChangeState: vscode.Event<EngineState>;
-    chat(params: ChatParams, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult>;
+    chat(params: Omit<ChatParams, "stream">, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult>;
 }
 
 /** Where inserted code's tokens go, so the hover can show their difficulty (DifficultyStore). */
@@ -170,7 +170,7 @@ export class ChatSession implements vscode.Disposable {
         const question: StoredMessage = { id: randomUUID(), role: "user", text, ...(attachment === undefined ? {} : { attachment }) };
         this.history.add(question);
         const settings = chatSettings();
-        const params: ChatParams = {
+        const params: Omit<ChatParams, "stream"> = {
             messages: engineMessages(this.history.messages, settings.systemPrompt, maxPromptChars),
             maxTokens: settings.maxTokens,
             enableThinking: settings.enableThinking,

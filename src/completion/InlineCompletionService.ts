@@ -100,7 +100,8 @@ export class InlineCompletionService {
             suffix: context.suffix,
             maxTokens: settings.maxTokens,
             maxMs: settings.maxMs,
-            maxLines: maxLinesFor(context, settings.multiline, settings.maxLines)
+            maxLines: maxLinesFor(context, settings.multiline, settings.maxLines),
+            stream: onEvent !== undefined
         }, { signal: request.signal, ...(onEvent !== undefined ? { onEvent } : {}) });
         const latencyMs = this.now() - started;
         this.debounce.recordLatency(latencyMs);

@@ -154,33 +154,25 @@ export class EngineHost implements vscode.Disposable {
         await this.enqueue(true);
     }
 
-    private async refreshStats(): Promise<void> {
-        try {
-            this.statsEmitter.fire(await this.client.request("status", {}));
-        } catch {
-            // statistics are best effort
-        }
-    }
-
     async complete(params: CompletionParams, options: { signal: AbortSignal; onEvent?: (event: EngineEvent) => void }): Promise<CompletionResult> {
         if ((await this.ensureLoaded()) === undefined)
             throw new EngineError("noModel", "no model is selected (setting tah.modelPath)");
         const result = await this.client.request("complete", params, options);
-        void this.refreshStats();
+        this.statsEmitter.fire({ model: this.client.state.kind === "ready" ? this.client.state.model : null, stats: result.stats });
         return result;
     }
 
-    async chat(params: ChatParams, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult> {
+    async chat(params: Omit<ChatParams, "stream">, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult> {
         if ((await this.ensureLoaded()) === undefined)
             throw new EngineError("noModel", "no model is selected: pick one with “TaH: Select Model…”");
-        const result = await this.client.request("chat", params, {
+        const result = await this.client.request("chat", { ...params, stream: true }, {
             signal: options.signal,
             onEvent: (event) => {
                 if (event.kind === "token")
                     options.onToken(event.token);
             }
         });
-        void this.refreshStats();
+        this.statsEmitter.fire({ model: this.client.state.kind === "ready" ? this.client.state.model : null, stats: result.stats });
         return result;
     }
 

@@ -62,7 +62,7 @@ class FakeEngine implements ChatEngine {
             options.onToken(token);
         }
         const text = this.pieces.join("");
-        return { text, stopReason: "stopToken", promptTokens: 42, reusedTokens: 0, droppedMessages: 0, generatedTokens: this.pieces.length, iteratedTokens: iterated, tokensPerSecond: 50 };
+        return { text, stopReason: "stopToken", promptTokens: 42, reusedTokens: 0, droppedMessages: 0, generatedTokens: this.pieces.length, iteratedTokens: iterated, tokensPerSecond: 50, stats: { generatedTokens: this.pieces.length, iteratedTokens: iterated, tokensPerSecond: 50 } };
     }
 
     dispose(): void {

@@ -34,6 +34,8 @@ function errorInfo(error: unknown): EngineErrorInfo {
     return { code: "internal", message };
 }
 
+const noToken = (): void => undefined;
+
 type Handler<M extends EngineMethod> = (params: EngineMethods[M][0], emit: (event: EngineEvent) => void, signal: AbortSignal) => Promise<EngineMethods[M][1]>;
 
 const handlers: { [M in EngineMethod]: Handler<M> } = {
@@ -44,8 +46,8 @@ const handlers: { [M in EngineMethod]: Handler<M> } = {
                 controller.abort();
         return service.load(params, (fraction, stage) => emit({ kind: "progress", fraction, stage }), signal);
     },
-    complete: (params, emit, signal) => service.complete(params, (token) => emit({ kind: "token", token }), signal),
-    chat: (params, emit, signal) => service.chat(params, (token) => emit({ kind: "token", token }), signal),
+    complete: (params, emit, signal) => service.complete(params, params.stream ? (token) => emit({ kind: "token", token }) : noToken, signal),
+    chat: (params, emit, signal) => service.chat(params, params.stream ? (token) => emit({ kind: "token", token }) : noToken, signal),
     analyze: (params, _emit, signal) => service.analyze(params, signal),
     convert: (params, emit, signal) => service.convert(params, (fraction, stage) => emit({ kind: "progress", fraction, stage }), signal),
     status: () => Promise.resolve(service.status())

@@ -17,13 +17,15 @@ const complete = z.object({
     suffix: z.string().max(maxTextChars),
     maxTokens: z.number().int().min(1).max(4096),
     maxMs: z.number().int().min(1).max(600_000),
-    maxLines: z.number().int().min(1).max(1000)
+    maxLines: z.number().int().min(1).max(1000),
+    stream: z.boolean()
 });
 
 const chat = z.object({
     messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000),
     maxTokens: z.number().int().min(1).max(32_768),
-    enableThinking: z.boolean()
+    enableThinking: z.boolean(),
+    stream: z.boolean()
 });
 
 const analyze = z.object({ text: z.string().max(maxTextChars) });

@@ -62,6 +62,8 @@ export interface CompletionParams {
     maxMs: number;
     /** Stop after this many lines of completion text (1 = single line). */
     maxLines: number;
+    /** Send a token event per generated token; without it only the result comes back. */
+    stream: boolean;
 }
 
 export interface CompletionResult {
@@ -73,6 +75,8 @@ export interface CompletionResult {
     mode: "fim" | "prefix";
     prefillMs: number;
     decodeMs: number;
+    /** The engine's running totals after this request (what the status bar shows). */
+    stats: EngineStats;
 }
 
 export interface ChatMessage {
@@ -84,6 +88,8 @@ export interface ChatParams {
     messages: ChatMessage[];
     maxTokens: number;
     enableThinking: boolean;
+    /** Send a token event per generated token; without it only the result comes back. */
+    stream: boolean;
 }
 
 export interface ChatResult {
@@ -95,6 +101,8 @@ export interface ChatResult {
     generatedTokens: number;
     iteratedTokens: number;
     tokensPerSecond: number;
+    /** The engine's running totals after this request (what the status bar shows). */
+    stats: EngineStats;
 }
 
 export interface AnalyzeParams {

@@ -195,7 +195,8 @@ export class EngineService {
             reusedTokens: summary.reusedTokens,
             mode: prompt.mode,
             prefillMs: summary.prefillMs,
-            decodeMs: summary.decodeMs
+            decodeMs: summary.decodeMs,
+            stats: this.status().stats
         };
     }
 
@@ -224,7 +225,8 @@ export class EngineService {
                     droppedMessages: prompt.droppedMessages,
                     generatedTokens: step.value.generatedTokens,
                     iteratedTokens: step.value.iteratedTokens,
-                    tokensPerSecond: step.value.decodeMs > 0 ? (step.value.generatedTokens / step.value.decodeMs) * 1000 : 0
+                    tokensPerSecond: step.value.decodeMs > 0 ? (step.value.generatedTokens / step.value.decodeMs) * 1000 : 0,
+                    stats: this.status().stats
                 };
             }
             text += step.value.text;
