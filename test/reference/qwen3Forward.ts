@@ -3,7 +3,7 @@ import { add, matVec, rmsNorm, silu, softmax, type Vector } from "./numerics.js"
 import type { LoraPair, LoraTarget, LoraWeights, Qwen3LayerWeights, Qwen3Weights } from "./tahModel.js";
 
 export interface ForwardInput extends Slot {
-    /** The layer-0 input: a token embedding row (depth 0) or a soft embedding (depth 1). */
+    /** The layer-0 input: a token embedding row (depth 0), TaH's soft embedding or TaH2's updater output (deeper). */
     readonly embedding: ArrayLike<number>;
 }
 

@@ -166,6 +166,7 @@ describe("TaH2 reference", () => {
         assert.ok(continued.length > 0);
         for (const record of continued) {
             const g = record.pContinue[0];
+            // g > 0.5, so 1 − g is exact in floating point and the two weights sum to exactly 1.
             assert.equal(record.depths[0].weight + record.depths[1].weight, 1);
             assert.equal(record.depths[1].weight, g);
             const p0 = logSoftmax(record.depths[0].logits);
