@@ -1,6 +1,6 @@
 import type { Vector } from "./numerics.js";
 
-/** Where a KV entry (or a query) sits: its RoPE position and its depth (0 = ordinary pass, 1 = latent iteration). */
+/** Where a KV entry (or a query) sits: its RoPE position and its depth (0 = ordinary pass, 1, 2, … = latent iterations). */
 export interface Slot {
     readonly position: number;
     readonly depth: number;
@@ -9,7 +9,7 @@ export interface Slot {
 /** Which entries a query may attend to. */
 export type Visibility = (query: Slot, entry: Slot) => boolean;
 
-/** TaH's duo-causal rule (tah-inference.md §5.1): p' ≤ p and d' ≤ d. */
+/** TaH's duo-causal rule (tah-inference.md §5.1; TaH2 keeps it for any number of depths, tah2-inference.md §3.1): p' ≤ p and d' ≤ d. */
 export const duoCausal: Visibility = (query, entry) => entry.position <= query.position && entry.depth <= query.depth;
 
 /**

@@ -1,15 +1,17 @@
 import type { KvStore, Slot, Visibility } from "./kvStore.js";
 import { add, matVec, rmsNorm, silu, softmax, type Vector } from "./numerics.js";
-import type { LoraPair, LoraTarget, Qwen3LayerWeights, TahModel } from "./tahModel.js";
+import type { LoraPair, LoraTarget, LoraWeights, Qwen3LayerWeights, Qwen3Weights } from "./tahModel.js";
 
 export interface ForwardInput extends Slot {
-    /** The layer-0 input: a token embedding row (depth 0) or a soft embedding (depth 1). */
+    /** The layer-0 input: a token embedding row (depth 0), TaH's soft embedding or TaH2's updater output (deeper). */
     readonly embedding: ArrayLike<number>;
 }
 
 export interface ForwardOutput {
     /** residuals[k] = the input of layer k (HF hidden_states[k]; 0 = the embedding); residuals[nLayer] = pre-final-norm output. */
     readonly residuals: Vector[];
+    /** The final-normed hidden state: the output matrix's input. */
+    readonly normed: Vector;
     readonly logits: Vector;
 }
 
@@ -24,18 +26,20 @@ export interface ForwardOptions {
  * and values of the whole batch, then every query attends over all stored entries its visibility rule allows — so a
  * batch gives the same result as feeding its inputs one at a time in an order that respects the rule.
  */
-export function qwen3Forward(model: TahModel, store: KvStore, inputs: readonly ForwardInput[], options: ForwardOptions): ForwardOutput[] {
+export function qwen3Forward(model: Qwen3Weights & { readonly lora?: LoraWeights }, store: KvStore, inputs: readonly ForwardInput[], options: ForwardOptions): ForwardOutput[] {
     const { nLayer, nEmbd, nHead, nHeadKv, headDim, nFf, nVocab, rmsEps } = model.config;
+    const lora = model.lora;
+    if (options.lora && lora === undefined)
+        throw new Error("the forward pass was asked to apply a LoRA the model does not have");
     const entries = inputs.map((input) => store.add({ position: input.position, depth: input.depth }));
     const residuals: Vector[][] = inputs.map((input) => {
         if (input.embedding.length !== nEmbd)
             throw new Error(`input embedding has ${input.embedding.length} values, expected ${nEmbd}`);
         return [Float64Array.from(input.embedding)];
     });
-    const loraScale = model.lora.alpha / model.lora.rank;
     const project = (layer: number, target: LoraTarget, weights: Qwen3LayerWeights, x: Vector, out: number, inp: number): Vector => {
         const y = matVec(weights[target], x, out, inp);
-        return options.lora ? addLora(y, model.lora.layers[layer][target], x, model.lora.rank, loraScale) : y;
+        return options.lora && lora !== undefined ? addLora(y, lora.layers[layer][target], x, lora.rank, lora.alpha / lora.rank) : y;
     };
 
     for (let layer = 0; layer < nLayer; layer++) {
@@ -67,7 +71,7 @@ export function qwen3Forward(model: TahModel, store: KvStore, inputs: readonly F
 
     return residuals.map((states) => {
         const normed = rmsNorm(states[nLayer], model.outputNorm, rmsEps);
-        return { residuals: states, logits: matVec(model.output ?? model.tokenEmbd, normed, nVocab, nEmbd) };
+        return { residuals: states, normed, logits: matVec(model.output ?? model.tokenEmbd, normed, nVocab, nEmbd) };
     });
 }
 
@@ -99,7 +103,7 @@ function normAndRope(x: Vector, heads: number, headDim: number, norm: Float32Arr
 }
 
 /** Grouped-query attention of one query over the visible entries, scale 1/sqrt(headDim). */
-function attend(store: KvStore, layer: number, query: Slot, q: Vector, model: TahModel, visible: Visibility): Vector {
+function attend(store: KvStore, layer: number, query: Slot, q: Vector, model: Qwen3Weights, visible: Visibility): Vector {
     const { nHead, nHeadKv, headDim } = model.config;
     const seen: number[] = [];
     store.slots.forEach((slot, entry) => {

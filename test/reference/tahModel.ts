@@ -97,15 +97,19 @@ export interface DeciderWeights {
     readonly output: LinearWeights;
 }
 
-export interface TahModel {
+/** A plain Qwen3: what TaH's depth 0 and every depth of TaH2 run. */
+export interface Qwen3Weights {
     readonly config: Qwen3Config;
-    /** [nVocab, nEmbd]; also the soft-embedding matrix, and the output matrix when `output` is null */
+    /** [nVocab, nEmbd]; also TaH's soft-embedding matrix, and the output matrix when `output` is null */
     readonly tokenEmbd: Float32Array;
     /** [nEmbd] */
     readonly outputNorm: Float32Array;
     /** [nVocab, nEmbd], or null for tied embeddings */
     readonly output: Float32Array | null;
     readonly layers: readonly Qwen3LayerWeights[];
+}
+
+export interface TahModel extends Qwen3Weights {
     readonly lora: LoraWeights;
     readonly decider: DeciderWeights;
     readonly softEmbeddingTopK: number;
