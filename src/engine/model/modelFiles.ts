@@ -1,9 +1,17 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { EngineError } from "../protocol/engineError.js";
 
-/** A model the user pointed at, with a message that says what is wrong and how to fix it. */
-export class ModelFileError extends Error {}
+/**
+ * A modelFile EngineError under the name TahModel.ts (the native side's file) still throws; it goes once that file
+ * throws EngineError("modelFile", …) itself.
+ */
+export class ModelFileError extends EngineError {
+    constructor(message: string, options?: { cause?: unknown }) {
+        super("modelFile", message, options);
+    }
+}
 
 export const tahManifestName = "tah-model.json";
 
@@ -27,10 +35,10 @@ const ggufMagic = "GGUF";
 
 function checkGguf(file: string, role: string): void {
     if (!existsSync(file) || !statSync(file).isFile())
-        throw new ModelFileError(`the ${role} file ${file} does not exist`);
+        throw new EngineError("modelFile", `the ${role} file ${file} does not exist`);
     const size = statSync(file).size;
     if (size < 24)
-        throw new ModelFileError(`the ${role} file ${file} is too short to be a GGUF file (${size} bytes)`);
+        throw new EngineError("modelFile", `the ${role} file ${file} is too short to be a GGUF file (${size} bytes)`);
     const head = Buffer.alloc(4);
     const fd = openSync(file, "r");
     try {
@@ -39,7 +47,7 @@ function checkGguf(file: string, role: string): void {
         closeSync(fd);
     }
     if (head.toString("latin1") !== ggufMagic)
-        throw new ModelFileError(`the ${role} file ${file} is not a GGUF file`);
+        throw new EngineError("modelFile", `the ${role} file ${file} is not a GGUF file`);
 }
 
 /** The folder that holds a TaH model's manifest, if the path names one (the folder, or its manifest). */
@@ -55,7 +63,7 @@ function tahFolderOf(modelPath: string): string | undefined {
 export function resolveModelFiles(modelPath: string): ModelFiles {
     const resolved = path.resolve(modelPath);
     if (!existsSync(resolved))
-        throw new ModelFileError(`no model at ${resolved}: point tah.modelPath at a TaH model folder or a .gguf file`);
+        throw new EngineError("modelFile", `no model at ${resolved}: point tah.modelPath at a TaH model folder or a .gguf file`);
 
     const folder = tahFolderOf(resolved);
     if (folder === undefined) {
@@ -65,21 +73,21 @@ export function resolveModelFiles(modelPath: string): ModelFiles {
 
     const manifestPath = path.join(folder, tahManifestName);
     if (!existsSync(manifestPath))
-        throw new ModelFileError(`${folder} is a folder without ${tahManifestName}: convert a TaH checkpoint with \`tah convert\`, or pick a .gguf file`);
+        throw new EngineError("modelFile", `${folder} is a folder without ${tahManifestName}: convert a TaH checkpoint with \`tah convert\`, or pick a .gguf file`);
     let parsed: unknown;
     try {
         parsed = JSON.parse(readFileSync(manifestPath, "utf8"));
     } catch (error) {
-        throw new ModelFileError(`${manifestPath} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+        throw new EngineError("modelFile", `${manifestPath} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
     }
     const manifest = manifestSchema.safeParse(parsed);
     if (!manifest.success)
-        throw new ModelFileError(`${manifestPath} is not a TaH model manifest: ${manifest.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`);
+        throw new EngineError("modelFile", `${manifestPath} is not a TaH model manifest: ${manifest.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`);
 
     const inside = (file: string, role: string): string => {
         const full = path.resolve(folder, file);
         if (path.relative(folder, full).startsWith(".."))
-            throw new ModelFileError(`${manifestPath}: the ${role} path leaves the model folder`);
+            throw new EngineError("modelFile", `${manifestPath}: the ${role} path leaves the model folder`);
         checkGguf(full, role);
         return full;
     };

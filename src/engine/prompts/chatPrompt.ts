@@ -1,6 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import type { ChatMessage } from "../protocol/engineProtocol.js";
 import type { TahModel } from "../model/TahModel.js";
+import { EngineError } from "../protocol/engineError.js";
 
 export interface ChatPrompt {
     tokens: number[];
@@ -8,8 +9,6 @@ export interface ChatPrompt {
     droppedMessages: number;
     usedFallbackTemplate: boolean;
 }
-
-export class ChatTooLongError extends Error {}
 
 /** Qwen3's ChatML layout, used when a model carries no chat template or its template does not render. */
 function chatMl(messages: readonly ChatMessage[], enableThinking: boolean): string {
@@ -39,7 +38,7 @@ function render(model: TahModel, messages: readonly ChatMessage[], enableThinkin
 /**
  * Renders the conversation with the model's own chat template and tokenizes it (special tokens parsed).
  * When it exceeds the budget, the oldest turns after the system message are left out; the last user
- * message always stays, and if it alone does not fit, ChatTooLongError says so.
+ * message always stays, and if it alone does not fit, a contextFull EngineError says so.
  */
 export function buildChatPrompt(model: TahModel, messages: readonly ChatMessage[], budget: number, enableThinking: boolean): ChatPrompt {
     const system = messages.filter((message) => message.role === "system").slice(0, 1);
@@ -51,5 +50,5 @@ export function buildChatPrompt(model: TahModel, messages: readonly ChatMessage[
         if (tokens.length <= budget)
             return { tokens, droppedMessages: dropped, usedFallbackTemplate: fallback };
     }
-    throw new ChatTooLongError(`the last message alone is longer than the context allows (${budget} tokens); shorten it or raise tah.contextSize`);
+    throw new EngineError("contextFull", `the last message alone is longer than the context allows (${budget} tokens); shorten it or raise tah.contextSize`);
 }
