@@ -9,7 +9,7 @@ import path from "node:path";
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../gguf/floatEncoding.js";
 import { GgmlType, gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
 import type { GgufTensor } from "../gguf/ggufWriter.js";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import type { Qwen3Config } from "./qwen3Backbone.js";
 import { PickleDict, describePickleValue } from "./restrictedUnpickler.js";
 import type { TahConfig, TorchFloatName } from "./tahConfig.js";
@@ -79,7 +79,7 @@ function expectedShapes(nTaps: number, hidden: number, topK: number, width: numb
 export async function planDecider(checkpointDir: string, tah: TahConfig, backbone: Qwen3Config): Promise<DeciderPlan> {
     const file = path.join(checkpointDir, "iter_decider.bin");
     const refuseConfig: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${tah.file}: ${problem}`);
+        throw new EngineError("modelFile", `${tah.file}: ${problem}`);
     };
     if (tah.embedding_key !== "model.embed_tokens")
         refuseConfig(`embedding_key "${tah.embedding_key}" is not supported (the soft embedding must mix model.embed_tokens rows)`);
@@ -114,7 +114,7 @@ export async function planDecider(checkpointDir: string, tah: TahConfig, backbon
     const torchFile = await loadTorchFile(file);
     const root = torchFile.root;
     const refuse: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${file}: ${problem}`);
+        throw new EngineError("modelFile", `${file}: ${problem}`);
     };
     if (!(root instanceof PickleDict))
         refuse(`holds ${describePickleValue(root)}, not the {"class", "state_dict", "init_args"} dict TaH saves`);

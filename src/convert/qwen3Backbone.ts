@@ -5,7 +5,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
 import { readJsonFile } from "./jsonFile.js";
 import type { SafetensorsTensor } from "./safetensors.js";
@@ -52,7 +52,7 @@ export async function readQwen3Config(dir: string): Promise<Qwen3Config> {
     const file = path.join(dir, "config.json");
     const c = await readJsonFile(file, configSchema);
     const refuse: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${file}: ${problem}`);
+        throw new EngineError("modelFile", `${file}: ${problem}`);
     };
     if (c.model_type !== "qwen3")
         refuse(`model_type is "${c.model_type}"; TaH checkpoints have a Qwen3 backbone ("qwen3")`);
@@ -131,16 +131,16 @@ export function planBackbone(c: Qwen3Config, tensors: ReadonlyMap<string, Safete
     for (const [hfName, name, shape] of wanted) {
         const source = tensors.get(hfName);
         if (source === undefined)
-            throw new ConversionError(`${where}: tensor "${hfName}" is missing`);
+            throw new EngineError("modelFile", `${where}: tensor "${hfName}" is missing`);
         if (source.shape.length !== shape.length || source.shape.some((dim, i) => dim !== shape[i]))
-            throw new ConversionError(`${source.file}: tensor "${hfName}" has shape [${source.shape.join(", ")}], config.json implies [${shape.join(", ")}]`);
+            throw new EngineError("modelFile", `${source.file}: tensor "${hfName}" has shape [${source.shape.join(", ")}], config.json implies [${shape.join(", ")}]`);
         planned.push({ name, dims: [...shape].reverse(), source, matrix: shape.length > 1 });
     }
     const known = new Set(wanted.map(([hfName]) => hfName));
     for (const [hfName, source] of tensors) {
         const harmless = hfName.endsWith(".rotary_emb.inv_freq") || (c.tiedEmbeddings && hfName === "lm_head.weight");
         if (!known.has(hfName) && !harmless)
-            throw new ConversionError(`${source.file}: unexpected tensor "${hfName}" (not part of a Qwen3 model with this config.json; LoRA weights belong in lora/)`);
+            throw new EngineError("modelFile", `${source.file}: unexpected tensor "${hfName}" (not part of a Qwen3 model with this config.json; LoRA weights belong in lora/)`);
     }
     return planned;
 }

@@ -10,7 +10,7 @@
  * any object (a `__proto__` key rewrites the prototype), SETITEM writes arbitrary keys into whatever is on top, and
  * a missing memo entry silently becomes `undefined`. A strict allowlist needs control of every opcode.
  */
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 
 export type PickleValue = null | boolean | number | string | PickleValue[] | PickleTuple | PickleDict | PickleObject;
 
@@ -115,7 +115,7 @@ class PickleMachine {
     constructor(private readonly bytes: Uint8Array, private readonly options: UnpicklerOptions) {}
 
     fail(message: string, cause?: unknown): never {
-        throw new ConversionError(`${this.options.file}: ${message} (pickle byte ${this.opcodeAt})`, cause === undefined ? undefined : { cause });
+        throw new EngineError("modelFile", `${this.options.file}: ${message} (pickle byte ${this.opcodeAt})`, cause === undefined ? undefined : { cause });
     }
 
     private take(length: number): Uint8Array {
@@ -147,7 +147,7 @@ class PickleMachine {
         try {
             return utf8.decode(this.take(length));
         } catch (error) {
-            if (error instanceof ConversionError)
+            if (error instanceof EngineError)
                 throw error;
             return this.fail("a string is not valid UTF-8", error);
         }
@@ -230,12 +230,12 @@ class PickleMachine {
         return this.guarded(callable.qualifiedName, () => callable.call(args.items));
     }
 
-    /** Runs an allowlist hook; its plain errors become ConversionErrors that name the file and the position. */
+    /** Runs an allowlist hook; its plain errors become modelFile EngineErrors that name the file and the position. */
     private guarded<T>(what: string, action: () => T): T {
         try {
             return action();
         } catch (error) {
-            if (error instanceof ConversionError)
+            if (error instanceof EngineError)
                 throw error;
             return this.fail(`${what}: ${(error as Error).message}`, error);
         }
@@ -378,7 +378,7 @@ class PickleMachine {
     }
 }
 
-/** Interprets a pickle into values; throws ConversionError on anything outside what the options allow. */
+/** Interprets a pickle into values; throws a modelFile EngineError on anything outside what the options allow. */
 export function unpickle(bytes: Uint8Array, options: UnpicklerOptions): PickleValue {
     return new PickleMachine(bytes, options).run();
 }

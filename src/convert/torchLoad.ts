@@ -3,7 +3,7 @@
  * from the file: the pickle goes through the restricted unpickler, storages are read from the zip.
  */
 import { decodeFloats, type FloatDtype } from "./floatData.js";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { type PickleValue, unpickle } from "./restrictedUnpickler.js";
 import { type TorchStorage, type TorchTensor, torchDtypeByteSize, torchUnpicklerOptions } from "./torchPickleGlobals.js";
 import { openTorchArchive } from "./torchZip.js";
@@ -50,7 +50,7 @@ export async function loadTorchFile(file: string): Promise<TorchFile> {
         if (archive.has("byteorder")) {
             const order = (await archive.read("byteorder", 16)).toString("latin1").trim();
             if (order !== "little")
-                throw new ConversionError(`${file} was saved on a ${order}-endian machine; the converter reads little-endian files only`);
+                throw new EngineError("modelFile", `${file} was saved on a ${order}-endian machine; the converter reads little-endian files only`);
         }
         const storages = new Map<string, TorchStorage>();
         root = unpickle(await archive.read("data.pkl", maxPickleBytes), torchUnpicklerOptions(file, storages));
@@ -61,7 +61,7 @@ export async function loadTorchFile(file: string): Promise<TorchFile> {
             const expected = storage.numel * torchDtypeByteSize[storage.dtype];
             const bytes = await archive.read(`data/${storage.key}`, Math.min(maxStorageBytes, expected));
             if (bytes.length !== expected)
-                throw new ConversionError(`${file}: storage ${storage.key} has ${bytes.length} bytes, its ${storage.numel} ${storage.dtype} elements need ${expected}`);
+                throw new EngineError("modelFile", `${file}: storage ${storage.key} has ${bytes.length} bytes, its ${storage.numel} ${storage.dtype} elements need ${expected}`);
             decoded.set(storage.key, decodeFloats(bytes, dtype));
         }
     } finally {
@@ -73,7 +73,7 @@ export async function loadTorchFile(file: string): Promise<TorchFile> {
         values: (tensor, label) => {
             const data = decoded.get(tensor.storage.key);
             if (data === undefined)
-                throw new ConversionError(`${file}: ${label} has dtype ${tensor.storage.dtype}; the converter reads float32, float16 and bfloat16 tensors only`);
+                throw new EngineError("modelFile", `${file}: ${label} has dtype ${tensor.storage.dtype}; the converter reads float32, float16 and bfloat16 tensors only`);
             return gather(data, tensor);
         },
     };

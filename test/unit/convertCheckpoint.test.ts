@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionAborted, ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { convertCheckpoint, type ConvertOptions, type ConvertResult } from "../../src/convert/convertCheckpoint.js";
 import { encodeBfloat16 } from "../../src/gguf/floatEncoding.js";
 import { GgmlType } from "../../src/gguf/ggufTypes.js";
@@ -72,7 +72,7 @@ async function assertNothingLeft(out: string): Promise<void> {
 async function assertConversionFails(dir: string, file: string, pattern: RegExp, options: Partial<ConvertOptions> = {}): Promise<void> {
     const out = outPath();
     await assert.rejects(convert(dir, out, options), (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.includes(file), `the message names ${file}: ${error.message}`);
         assert.match(error.message, pattern);
         return true;
@@ -312,7 +312,7 @@ describe("convertCheckpoint: the output folder", () => {
                 if (progress.stage === "backbone" && (progress.fraction ?? 0) > 0.2)
                     controller.abort();
             },
-        }), (error: unknown) => error instanceof ConversionAborted && /interrupted; nothing was written/.test(error.message));
+        }), (error: unknown) => error instanceof EngineError && error.code === "aborted" && /interrupted; nothing was written/.test(error.message));
         await assertNothingLeft(out);
     });
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { PickleDict, PickleTuple, unpickle, type PickleValue } from "../../src/convert/restrictedUnpickler.js";
 import { TorchDtype, TorchStorage, TorchTensor, torchUnpicklerOptions } from "../../src/convert/torchPickleGlobals.js";
 import {
@@ -26,7 +26,7 @@ function readBytes(bytes: number[]): PickleValue {
 
 function assertRefused(action: () => unknown, ...patterns: RegExp[]): void {
     assert.throws(action, (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.startsWith(`${file}: `), `names the file: ${error.message}`);
         for (const pattern of patterns)
             assert.match(error.message, pattern);

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promi
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { decodeFloats } from "../../src/convert/floatData.js";
 import { readSafetensorsCheckpoint, readSafetensorsHeader, tensorChunks, type SafetensorsTensor } from "../../src/convert/safetensors.js";
 import { safetensorsBytes, writeSafetensors, writeShardedSafetensors, type SafetensorsTensorSpec } from "../support/safetensorsWriter.js";
@@ -40,7 +40,7 @@ async function folder(name: string): Promise<string> {
 
 async function assertRefused(promise: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
     await assert.rejects(promise, (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.includes(file), `names ${file}: ${error.message}`);
         assert.match(error.message, pattern);
         return true;

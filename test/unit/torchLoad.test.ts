@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { PickleDict } from "../../src/convert/restrictedUnpickler.js";
 import { loadTorchFile } from "../../src/convert/torchLoad.js";
 import { TorchTensor } from "../../src/convert/torchPickleGlobals.js";
@@ -29,7 +29,7 @@ function ramp(count: number, scale = 0.37): Float32Array {
 
 async function assertRefused(file: string, ...patterns: RegExp[]): Promise<void> {
     await assert.rejects(loadTorchFile(file), (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.includes(file), `names the file: ${error.message}`);
         for (const pattern of patterns)
             assert.match(error.message, pattern);
