@@ -4,10 +4,10 @@
  * the chat template and the fill-in-the-middle tokens. Follows llama.cpp's convert_hf_to_gguf.py.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
+import { readRegularFile } from "../engine/model/safeFiles.js";
 import { EngineError } from "../engine/protocol/engineError.js";
 import { readJsonFile } from "./jsonFile.js";
 
@@ -75,6 +75,9 @@ function firstId(value: number | number[] | null | undefined): number | undefine
     return Array.isArray(value) ? value[0] : value ?? undefined;
 }
 
+/** Chat templates are a few kilobytes (Qwen3's: 4 KB). */
+const maxTemplateBytes = 1 << 20;
+
 async function chatTemplateOf(dir: string, configFile: string, template: z.infer<typeof tokenizerConfigSchema>["chat_template"]): Promise<string | undefined> {
     if (typeof template === "string")
         return template;
@@ -86,7 +89,7 @@ async function chatTemplateOf(dir: string, configFile: string, template: z.infer
     }
     // transformers ≥ 4.50 may keep the template in its own file.
     const jinja = path.join(dir, "chat_template.jinja");
-    return existsSync(jinja) ? readFile(jinja, "utf8") : undefined;
+    return existsSync(jinja) ? (await readRegularFile(jinja, { maxBytes: maxTemplateBytes })).toString("utf8") : undefined;
 }
 
 export async function convertTokenizer(sources: TokenizerSources): Promise<ConvertedTokenizer> {

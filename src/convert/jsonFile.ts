@@ -1,16 +1,13 @@
-import { readFile } from "node:fs/promises";
 import type { z } from "zod";
+import { readRegularFile } from "../engine/model/safeFiles.js";
 import { EngineError } from "../engine/protocol/engineError.js";
 
-/** Reads and validates a JSON file; every failure names the file and says what is wrong. */
+/** The largest JSON file a checkpoint has is tokenizer.json (Qwen3's: 11 MB). */
+const maxJsonBytes = 64 << 20;
+
+/** Reads and validates a JSON file (a regular file inside its folder); every failure names the file and says what is wrong. */
 export async function readJsonFile<Schema extends z.ZodType>(file: string, schema: Schema): Promise<z.infer<Schema>> {
-    let text: string;
-    try {
-        text = await readFile(file, "utf8");
-    } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new EngineError("modelFile", code === "ENOENT" ? `${file} is missing` : `cannot read ${file} (${code ?? String(error)})`, { cause: error });
-    }
+    const text = (await readRegularFile(file, { maxBytes: maxJsonBytes })).toString("utf8");
     let parsed: unknown;
     try {
         parsed = JSON.parse(text);

@@ -10,20 +10,25 @@ import { specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
 import { readJsonFile } from "./jsonFile.js";
 import type { SafetensorsTensor } from "./safetensors.js";
 
-const positiveInt = z.number().int().positive();
+/** A positive integer of at most `max`: checked before any size read from the file sizes an array or a loop. */
+const count = (max: number) => z.number().int().positive().max(max);
 
+/**
+ * Bounds far above any released model (Qwen3-235B: hidden 4096, 94 layers, vocabulary 151,936) and far below what
+ * would exhaust memory before the tensors' shapes are compared with the config.
+ */
 const configSchema = specialIdsSchema.extend({
-    model_type: z.string(),
-    hidden_size: positiveInt,
-    intermediate_size: positiveInt,
-    num_hidden_layers: positiveInt,
-    num_attention_heads: positiveInt,
-    num_key_value_heads: positiveInt.optional(),
-    head_dim: positiveInt.optional(),
-    max_position_embeddings: positiveInt,
-    rms_norm_eps: z.number().positive(),
-    rope_theta: z.number().positive(),
-    vocab_size: positiveInt,
+    model_type: z.string().max(64),
+    hidden_size: count(65_536),
+    intermediate_size: count(1 << 20),
+    num_hidden_layers: count(1024),
+    num_attention_heads: count(1024),
+    num_key_value_heads: count(1024).optional(),
+    head_dim: count(4096).optional(),
+    max_position_embeddings: count(1 << 24),
+    rms_norm_eps: z.number().positive().max(1),
+    rope_theta: z.number().positive().max(1e12),
+    vocab_size: count(1 << 21),
     // Qwen3Config's default; the released configs set it explicitly.
     tie_word_embeddings: z.boolean().default(false),
     hidden_act: z.string().default("silu"),

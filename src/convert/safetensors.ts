@@ -4,9 +4,9 @@
  * in chunks, so multi-gigabyte shards never sit in memory whole.
  */
 import { existsSync } from "node:fs";
-import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { openRegularFile } from "../engine/model/safeFiles.js";
 import { EngineError } from "../engine/protocol/engineError.js";
 import type { FloatDtype } from "./floatData.js";
 import { readJsonFile } from "./jsonFile.js";
@@ -39,18 +39,11 @@ const tensorEntrySchema = z.object({
 
 /** Reads and checks the header of one safetensors file: every tensor's dtype, shape and byte range. */
 export async function readSafetensorsHeader(file: string): Promise<Map<string, SafetensorsTensor>> {
-    let size: number;
-    try {
-        size = (await stat(file)).size;
-    } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new EngineError("modelFile", code === "ENOENT" ? `${file} is missing` : `cannot read ${file} (${code ?? String(error)})`, { cause: error });
-    }
-    if (size < 8)
-        throw new EngineError("modelFile", `${file} is truncated: ${size} bytes, too short for a safetensors header`);
-    const handle = await open(file, "r");
+    const { handle, size } = await openRegularFile(file);
     let header: Buffer;
     try {
+        if (size < 8)
+            throw new EngineError("modelFile", `${file} is truncated: ${size} bytes, too short for a safetensors header`);
         const lengthBytes = Buffer.alloc(8);
         await handle.read(lengthBytes, 0, 8, 0);
         const headerLength = Number(lengthBytes.readBigUInt64LE(0));
@@ -94,6 +87,11 @@ export async function readSafetensorsHeader(file: string): Promise<Map<string, S
             throw new EngineError("modelFile", `${file} is truncated: tensor "${name}" ends at byte ${dataStart + end}, the file has ${size}`);
         tensors.set(name, { name, file, dtype, shape, offset: dataStart + begin, byteLength: end - begin });
     }
+    // the format lays tensors out one after another; two that share bytes are a crafted or corrupt header
+    const byOffset = [...tensors.values()].filter((tensor) => tensor.byteLength > 0).sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < byOffset.length; i++)
+        if (byOffset[i].offset < byOffset[i - 1].offset + byOffset[i - 1].byteLength)
+            throw new EngineError("modelFile", `${file}: tensors "${byOffset[i - 1].name}" and "${byOffset[i].name}" overlap in the file`);
     return tensors;
 }
 
@@ -146,7 +144,7 @@ const defaultChunkBytes = 16 << 20;
  */
 export async function* tensorChunks(tensor: SafetensorsTensor, chunkBytes = defaultChunkBytes): AsyncGenerator<Uint8Array> {
     const step = Math.max(4, chunkBytes - (chunkBytes % 4));
-    const handle = await open(tensor.file, "r");
+    const { handle } = await openRegularFile(tensor.file);
     try {
         for (let done = 0; done < tensor.byteLength; done += step) {
             const length = Math.min(step, tensor.byteLength - done);

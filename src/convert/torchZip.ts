@@ -2,8 +2,9 @@
  * The zip container of `torch.save` (PyTorch ≥ 1.6): `<prefix>/data.pkl` (the pickle), `<prefix>/data/<key>`
  * (raw storages), `<prefix>/byteorder`, `<prefix>/version`. The prefix is "archive" or the saved file's stem.
  */
-import { open } from "node:fs/promises";
 import yauzl from "yauzl";
+import { closeSync, readSync } from "node:fs";
+import { openRegularFdSync } from "../engine/model/safeFiles.js";
 import { EngineError } from "../engine/protocol/engineError.js";
 
 export interface TorchArchive {
@@ -11,6 +12,8 @@ export interface TorchArchive {
     /** The folder the records sit in, with its trailing slash. */
     readonly prefix: string;
     has(record: string): boolean;
+    /** A record's size once decompressed, as its zip entry declares it (checked again while it is read). */
+    sizeOf(record: string): number | undefined;
     /** A record's bytes; refuses records larger than `maxBytes`. */
     read(record: string, maxBytes: number): Promise<Buffer>;
     close(): void;
@@ -18,26 +21,18 @@ export interface TorchArchive {
 
 const zipMagic = [0x50, 0x4b, 0x03, 0x04];
 
-async function firstBytes(file: string): Promise<Uint8Array> {
-    let handle;
-    try {
-        handle = await open(file, "r");
-    } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new EngineError("modelFile", code === "ENOENT" ? `${file} is missing` : `cannot read ${file} (${code ?? String(error)})`, { cause: error });
-    }
-    try {
-        const head = new Uint8Array(4);
-        const { bytesRead } = await handle.read(head, 0, 4, 0);
-        return head.subarray(0, bytesRead);
-    } finally {
-        await handle.close();
-    }
-}
-
 export async function openTorchArchive(file: string): Promise<TorchArchive> {
-    const head = await firstBytes(file);
+    // yauzl reads through this descriptor and closes it, so the file checked is the file read
+    const { fd } = openRegularFdSync(file);
+    const head = new Uint8Array(4);
+    try {
+        readSync(fd, head, 0, 4, 0);
+    } catch (error) {
+        closeSync(fd);
+        throw new EngineError("modelFile", `cannot read ${file} (${(error as Error).message})`, { cause: error });
+    }
     if (!zipMagic.every((byte, i) => head[i] === byte)) {
+        closeSync(fd);
         // The legacy format (torch < 1.6) starts with a pickled magic number: protocol 2's 0x80 0x02.
         throw new EngineError("modelFile", head[0] === 0x80
             ? `${file} is in torch's legacy (pre-1.6) format; re-save it with a current torch.save, which writes a zip archive`
@@ -46,8 +41,9 @@ export async function openTorchArchive(file: string): Promise<TorchArchive> {
     let zip: yauzl.ZipFile;
     const entries = new Map<string, yauzl.Entry>();
     try {
-        zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true });
+        zip = await yauzl.fromFdPromise(fd, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true });
     } catch (error) {
+        closeSync(fd);
         throw new EngineError("modelFile", `${file} is not a readable zip archive (${(error as Error).message})`, { cause: error });
     }
     try {
@@ -70,6 +66,7 @@ export async function openTorchArchive(file: string): Promise<TorchArchive> {
         file,
         prefix,
         has: (record) => entries.has(prefix + record),
+        sizeOf: (record) => entries.get(prefix + record)?.uncompressedSize,
         read: async (record, maxBytes) => {
             const entry = entries.get(prefix + record);
             if (entry === undefined)

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { realpathSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { EngineError } from "../protocol/engineError.js";
+import { readHeadSync, readRegularFileSync, resolveInsideSync } from "./safeFiles.js";
 
 /**
  * A modelFile EngineError under the name TahModel.ts (the native side's file) still throws; it goes once that file
@@ -18,10 +19,10 @@ export const tahManifestName = "tah-model.json";
 const manifestSchema = z.object({
     format: z.literal("tah-copilot-model"),
     version: z.literal(1),
-    name: z.string().optional(),
-    backbone: z.string(),
-    lora: z.string(),
-    decider: z.string(),
+    name: z.string().max(256).optional(),
+    backbone: z.string().min(1).max(4096),
+    lora: z.string().min(1).max(4096),
+    decider: z.string().min(1).max(4096),
     source: z.record(z.string(), z.unknown()).optional()
 });
 
@@ -32,52 +33,60 @@ export type ModelFiles =
     | { kind: "plain"; name: string; backbone: string };
 
 const ggufMagic = "GGUF";
+/** A manifest is a few hundred bytes; anything near this is not one. */
+const maxManifestBytes = 1 << 20;
 
-function checkGguf(file: string, role: string): void {
-    if (!existsSync(file) || !statSync(file).isFile())
+function checkGguf(file: string, role: string, folder: string): void {
+    if (statOrUndefined(file) === undefined)
         throw new EngineError("modelFile", `the ${role} file ${file} does not exist`);
-    const size = statSync(file).size;
-    if (size < 24)
-        throw new EngineError("modelFile", `the ${role} file ${file} is too short to be a GGUF file (${size} bytes)`);
-    const head = Buffer.alloc(4);
-    const fd = openSync(file, "r");
-    try {
-        readSync(fd, head, 0, 4, 0);
-    } finally {
-        closeSync(fd);
-    }
-    if (head.toString("latin1") !== ggufMagic)
+    const opened = readHeadSync(file, 4, { inside: folder });
+    if (opened.size < 24)
+        throw new EngineError("modelFile", `the ${role} file ${file} is too short to be a GGUF file (${opened.size} bytes)`);
+    if (opened.head.toString("latin1") !== ggufMagic)
         throw new EngineError("modelFile", `the ${role} file ${file} is not a GGUF file`);
 }
 
-/** The folder that holds a TaH model's manifest, if the path names one (the folder, or its manifest). */
-function tahFolderOf(modelPath: string): string | undefined {
-    if (path.basename(modelPath) === tahManifestName)
-        return path.dirname(modelPath);
-    if (existsSync(modelPath) && statSync(modelPath).isDirectory())
-        return modelPath;
-    return undefined;
+function statOrUndefined(file: string): Stats | undefined {
+    try {
+        return statSync(file);
+    } catch {
+        return undefined;
+    }
 }
 
-/** Resolves what the user pointed at: a TaH model folder (or its tah-model.json) or a plain .gguf file. */
-export function resolveModelFiles(modelPath: string): ModelFiles {
-    const resolved = path.resolve(modelPath);
-    if (!existsSync(resolved))
-        throw new EngineError("modelFile", `no model at ${resolved}: point tah.modelPath at a TaH model folder or a .gguf file`);
+/** The folder that holds a TaH model's manifest, if the path names one (the folder, or its manifest). */
+function tahFolderOf(modelPath: string, stats: Stats): string | undefined {
+    if (path.basename(modelPath) === tahManifestName)
+        return path.dirname(modelPath);
+    return stats.isDirectory() ? modelPath : undefined;
+}
 
-    const folder = tahFolderOf(resolved);
+/**
+ * Resolves what the user pointed at: a TaH model folder (or its tah-model.json) or a plain .gguf file. The path
+ * the user chose may be a link; the files a manifest names must be regular files inside the model's real folder.
+ */
+export function resolveModelFiles(modelPath: string): ModelFiles {
+    const given = path.resolve(modelPath);
+    const stats = statOrUndefined(given);
+    if (stats === undefined)
+        throw new EngineError("modelFile", `no model at ${given}: point tah.modelPath at a TaH model folder or a .gguf file`);
+    const resolved = realpathSync(given);
+
+    const folder = tahFolderOf(resolved, stats);
     if (folder === undefined) {
-        checkGguf(resolved, "model");
+        checkGguf(resolved, "model", path.dirname(resolved));
         return { kind: "plain", name: path.basename(resolved, ".gguf"), backbone: resolved };
     }
 
     const manifestPath = path.join(folder, tahManifestName);
-    if (!existsSync(manifestPath))
+    if (statOrUndefined(manifestPath) === undefined)
         throw new EngineError("modelFile", `${folder} is a folder without ${tahManifestName}: convert a TaH checkpoint with \`tah convert\`, or pick a .gguf file`);
     let parsed: unknown;
     try {
-        parsed = JSON.parse(readFileSync(manifestPath, "utf8"));
+        parsed = JSON.parse(readRegularFileSync(manifestPath, { inside: folder, maxBytes: maxManifestBytes }).toString("utf8"));
     } catch (error) {
+        if (error instanceof EngineError)
+            throw error;
         throw new EngineError("modelFile", `${manifestPath} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
     }
     const manifest = manifestSchema.safeParse(parsed);
@@ -86,10 +95,11 @@ export function resolveModelFiles(modelPath: string): ModelFiles {
 
     const inside = (file: string, role: string): string => {
         const full = path.resolve(folder, file);
-        if (path.relative(folder, full).startsWith(".."))
+        const relative = path.relative(folder, full);
+        if (relative === "" || relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative))
             throw new EngineError("modelFile", `${manifestPath}: the ${role} path leaves the model folder`);
-        checkGguf(full, role);
-        return full;
+        checkGguf(full, role, folder);
+        return resolveInsideSync(full, folder);
     };
     return {
         kind: "tah",
