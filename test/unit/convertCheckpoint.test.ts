@@ -279,6 +279,20 @@ describe("convertCheckpoint: bad input", () => {
         await editJson(path.join(decider, "tah_config.json"), (json) => ({ ...json, iter_decider: "IterLabelDecider" }));
         await assertConversionFails(decider, path.join(decider, "iter_decider.bin"), /only MLPIterDecider is supported/);
     });
+
+    it("refuses sizes beyond sane bounds before anything is sized by them", async () => {
+        for (const [key, value] of [["vocab_size", 2_000_000_000], ["num_hidden_layers", 1_000_000_000], ["hidden_size", 1e9]] as const) {
+            const dir = await checkpoint();
+            await editJson(path.join(dir, "config.json"), (json) => ({ ...json, [key]: value }));
+            await assertConversionFails(dir, path.join(dir, "config.json"), new RegExp(`${key}: Too big`));
+        }
+        const blocks = await checkpoint();
+        await editJson(path.join(blocks, "tah_config.json"), (json) => ({ ...json, iter_decider_kwargs: { ...(json.iter_decider_kwargs as object), hidden_dims: new Array<number>(100).fill(32) } }));
+        await assertConversionFails(blocks, path.join(blocks, "tah_config.json"), /hidden_dims: Too big/);
+        const threshold = await checkpoint();
+        await editJson(path.join(threshold, "tah_config.json"), (json) => ({ ...json, iter_decider_kwargs: { ...(json.iter_decider_kwargs as object), threshold: 7 } }));
+        await assertConversionFails(threshold, path.join(threshold, "tah_config.json"), /threshold: Too big/);
+    });
 });
 
 describe("convertCheckpoint: the output folder", () => {

@@ -122,6 +122,18 @@ describe("safetensors reader", () => {
         await assertRefused(readSafetensorsHeader(file), file, /over the format's 100 MB limit/);
     });
 
+    it("refuses tensors that share bytes of the file", async () => {
+        const file = path.join(await folder("overlap"), "x.safetensors");
+        const header = Buffer.from(JSON.stringify({
+            a: { dtype: "F32", shape: [4], data_offsets: [0, 16] },
+            b: { dtype: "F32", shape: [4], data_offsets: [8, 24] },
+        }));
+        const length = Buffer.alloc(8);
+        length.writeBigUInt64LE(BigInt(header.length));
+        await writeFile(file, Buffer.concat([length, header, Buffer.alloc(24)]));
+        await assertRefused(readSafetensorsHeader(file), file, /tensors "a" and "b" overlap in the file/);
+    });
+
     it("says what is missing when there are no safetensors weights", async () => {
         const at = await folder("none");
         await assertRefused(readSafetensorsCheckpoint(at), path.join(at, "model.safetensors"), /is missing \(and there is no model\.safetensors\.index\.json/);
