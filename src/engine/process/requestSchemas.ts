@@ -24,7 +24,9 @@ const complete = z.object({
 });
 
 const chat = z.object({
-    messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000),
+    // the whole conversation within the bound of one text: it is rendered and tokenized a few times to fit it
+    messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000)
+        .refine((messages) => messages.reduce((total, message) => total + message.content.length, 0) <= maxTextChars, `the messages together must be at most ${maxTextChars} characters`),
     maxTokens: z.number().int().min(1).max(32_768),
     enableThinking: z.boolean(),
     stream: z.boolean()

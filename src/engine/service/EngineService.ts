@@ -6,7 +6,7 @@ import { TahModel } from "../model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
 import { EngineError, engineErrorCodeOf } from "../protocol/engineError.js";
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
-import { buildCompletionPrompt } from "../prompts/completionPrompt.js";
+import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
 import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     ModelSummary, StatusResult, TokenView
@@ -232,12 +232,14 @@ export class EngineService {
         const loaded = this.require();
         const { model, context } = loaded;
         const started = performance.now();
-        const all = model.tokenize(params.text);
+        // tokenize only what can fit: a token is rarely longer than this many characters
+        const text = params.text.slice(0, loaded.settings.contextSize * charsPerTokenBound);
+        const all = model.tokenize(text);
         const tokens = all.slice(0, loaded.settings.contextSize);
         if (tokens.length === 0)
             return { tokens: [], truncated: false, ms: 0 };
         const result = await context.sequence(sequenceOf.analysis).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
-        return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length, ms: performance.now() - started };
+        return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length || text.length < params.text.length, ms: performance.now() - started };
     }
 
     /** Converts a TaH checkpoint (tah convert), with llama.cpp's quantizer from this process's native build. */
