@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { maxDeciderBlocks } from "../../src/convert/tahConfig.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
 import { createTinyTah } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
@@ -46,6 +47,15 @@ test("converts to q8_0 with progress and a list of files and sizes; the result t
     const trace = tah(["trace", "--model", out, "--tokens", tokenize("x = 1").join(","), "--steps", "2", "--threads", "1", "--json"]);
     assert.equal(trace.status, 0, trace.stderr);
     assert.ok(trace.stdout.trim().split("\n").length >= 3);
+});
+
+test("a decider with the most blocks the converter writes runs in the engine: what it converts, the engine runs", async () => {
+    const deep = (await writeSyntheticCheckpoint(path.join(root, "deep"), createTinyTah({ seed: 4, deciderBlocks: maxDeciderBlocks }))).dir;
+    const out = path.join(root, "deep-f32");
+    const run = tah(["convert", deep, "--out", out, "--type", "f32"]);
+    assert.equal(run.status, 0, run.stderr);
+    const trace = tah(["trace", "--model", out, "--tokens", tokenize("x = 1").join(","), "--steps", "2", "--threads", "1", "--threshold", "0"]);
+    assert.equal(trace.status, 0, trace.stderr);
 });
 
 test("usage mistakes exit 2 with the usage", () => {
