@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { convertCheckpoint, type ConvertProgress, type ConvertResult, type Quantizer } from "../convert/convertCheckpoint.js";
 import { isOutputTypeName, outputTypeNames, outputTypes } from "../convert/outputTypes.js";
 import { loadPatchedLlama, type PatchedLlama } from "../engine/native/loadPatchedLlama.js";
+import { maxThreads } from "../engine/process/requestSchemas.js";
 import { UsageError } from "./usageError.js";
 
 export const convertUsage = `tah convert CHECKPOINT_DIR --out OUT [--type TYPE] [--threads N] [--name NAME] [--force]
@@ -83,8 +84,8 @@ export async function convertCommand(argv: string[]): Promise<void> {
     if (!isOutputTypeName(values.type))
         throw new UsageError(`--type must be one of ${outputTypeNames.join(", ")}, not "${values.type}"`);
     const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1))
-        throw new UsageError(`--threads must be a positive integer, not "${values.threads}"`);
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > maxThreads))
+        throw new UsageError(`--threads must be an integer from 1 to ${maxThreads}, not "${values.threads}"`);
     const type = values.type;
 
     // Ctrl-C once: stop at the next chunk and clean up. Twice: exit now (the staging folder goes with the process).

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { ModelFileError } from "../engine/model/modelFiles.js";
-import { NativeBuildError } from "../engine/native/loadPatchedLlama.js";
+import { toEngineError } from "../engine/protocol/engineError.js";
 import { convertCommand, convertUsage } from "./convertCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
 import { UsageError } from "./usageError.js";
@@ -29,11 +28,12 @@ async function main(argv: string[]): Promise<number> {
             console.error(`tah ${name}: ${error.message}\n\n${command.usage}`);
             return 2;
         }
-        if (error instanceof ModelFileError || error instanceof NativeBuildError) {
-            console.error(`tah ${name}: ${error.message}`);
-            return 1;
-        }
-        throw error;
+        // one line with the code; the stack only on request, since a user cannot act on it
+        const engineError = toEngineError(error);
+        console.error(`tah ${name}: ${engineError.message} (${engineError.code})`);
+        if (engineError.code === "internal" && process.env.TAH_DEBUG !== undefined)
+            console.error(error instanceof Error ? error.stack : String(error));
+        return engineError.code === "aborted" ? 130 : 1;
     }
 }
 

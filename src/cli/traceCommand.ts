@@ -5,6 +5,7 @@ import type { TokenRecord } from "../engine/evaluator/tokenRecords.js";
 import { TahModel } from "../engine/model/TahModel.js";
 import type { GpuBackend } from "../engine/native/buildIdentity.js";
 import { loadPatchedLlama } from "../engine/native/loadPatchedLlama.js";
+import { maxThreads } from "../engine/process/requestSchemas.js";
 import { UsageError } from "./usageError.js";
 
 export const traceUsage = `tah trace --model PATH (--prompt TEXT | --tokens 1,2,3) [--steps N] [--threshold T] [--threads N]
@@ -30,12 +31,12 @@ function parseTokens(list: string): number[] {
     return tokens;
 }
 
-function positiveInteger(value: string | undefined, name: string, fallback: number): number {
+function positiveInteger(value: string | undefined, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
     if (value === undefined)
         return fallback;
     const number = Number(value);
-    if (!Number.isInteger(number) || number < 0)
-        throw new UsageError(`${name} must be a non-negative integer, not "${value}"`);
+    if (!Number.isInteger(number) || number < 0 || number > max)
+        throw new UsageError(`${name} must be an integer from 0 to ${max}, not "${value}"`);
     return number;
 }
 
@@ -70,7 +71,7 @@ export async function traceCommand(argv: string[]): Promise<void> {
     if (!["auto", "cpu", "vulkan", "cuda"].includes(values.gpu))
         throw new UsageError(`--gpu must be auto, cpu, vulkan or cuda, not "${values.gpu}"`);
     const steps = positiveInteger(values.steps, "--steps", 0);
-    const threads = positiveInteger(values.threads, "--threads", 0);
+    const threads = positiveInteger(values.threads, "--threads", 0, maxThreads);
     const batch = positiveInteger(values.batch, "--batch", 128);
 
     const patched = await loadPatchedLlama({ gpu: values.gpu as GpuBackend | "auto" });

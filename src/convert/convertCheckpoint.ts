@@ -11,7 +11,7 @@ import path from "node:path";
 import { tahManifestName } from "../engine/model/modelFiles.js";
 import { GgmlType, type GgufMetadata } from "../gguf/ggufTypes.js";
 import { writeGguf, type GgufTensor } from "../gguf/ggufWriter.js";
-import { ConversionAborted, ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { convertChunks, ggufTypeOfDtype, type FloatDtype, type GgufFloatType } from "./floatData.js";
 import { convertTokenizer, specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
 import { planDecider, type DeciderSummary } from "./iterDecider.js";
@@ -99,7 +99,7 @@ class Converter {
 
     private checkAborted(): void {
         if (this.signal?.aborted)
-            throw new ConversionAborted(`interrupted; nothing was written to ${path.resolve(this.options.outDir)}`);
+            throw new EngineError("aborted", `interrupted; nothing was written to ${path.resolve(this.options.outDir)}`);
     }
 
     /** The tensor's stored bytes, checking for an abort between chunks and counting progress. */
@@ -123,10 +123,10 @@ class Converter {
         const typeName = o.type ?? "f16";
         const type = outputTypes[typeName];
         if (!existsSync(checkpoint) || !statSync(checkpoint).isDirectory())
-            throw new ConversionError(`${checkpoint} is not a folder (give the folder of a downloaded TaH checkpoint)`);
+            throw new EngineError("modelFile", `${checkpoint} is not a folder (give the folder of a downloaded TaH checkpoint)`);
         const relative = path.relative(outDir, checkpoint);
         if (relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative)))
-            throw new ConversionError(`the output ${outDir} would contain the checkpoint ${checkpoint}; choose another --out`);
+            throw new EngineError("modelFile", `the output ${outDir} would contain the checkpoint ${checkpoint}; choose another --out`);
         if (type.backbone === "quantize" && o.quantize === undefined)
             throw new Error(`--type ${typeName} needs llama.cpp's quantizer (pass options.quantize)`);
 
@@ -161,7 +161,7 @@ class Converter {
                 this.report({ stage: "quantize", message: `quantizing the backbone to ${typeName} with llama.cpp` });
                 const threads = o.threads ?? os.availableParallelism();
                 await o.quantize!(source, backbonePath, { ftype: type.ftype, threads }).catch((error: unknown) => {
-                    throw new ConversionError(`llama.cpp could not quantize the backbone to ${typeName}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+                    throw new EngineError("modelFile", `llama.cpp could not quantize the backbone to ${typeName}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
                 });
                 await rm(source);
             } else {

@@ -4,11 +4,11 @@
  * the chat template and the fill-in-the-middle tokens. Follows llama.cpp's convert_hf_to_gguf.py.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
-import { ConversionError } from "./conversionError.js";
+import { readRegularFile } from "../engine/model/safeFiles.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { readJsonFile } from "./jsonFile.js";
 
 /** llama.cpp's token types (`enum llama_token_type`). */
@@ -75,18 +75,21 @@ function firstId(value: number | number[] | null | undefined): number | undefine
     return Array.isArray(value) ? value[0] : value ?? undefined;
 }
 
+/** Chat templates are a few kilobytes (Qwen3's: 4 KB). */
+const maxTemplateBytes = 1 << 20;
+
 async function chatTemplateOf(dir: string, configFile: string, template: z.infer<typeof tokenizerConfigSchema>["chat_template"]): Promise<string | undefined> {
     if (typeof template === "string")
         return template;
     if (Array.isArray(template)) {
         const named = template.find((entry) => entry.name === "default");
         if (named === undefined)
-            throw new ConversionError(`${configFile}: chat_template lists named templates but none is called "default"`);
+            throw new EngineError("modelFile", `${configFile}: chat_template lists named templates but none is called "default"`);
         return named.template;
     }
     // transformers ≥ 4.50 may keep the template in its own file.
     const jinja = path.join(dir, "chat_template.jinja");
-    return existsSync(jinja) ? readFile(jinja, "utf8") : undefined;
+    return existsSync(jinja) ? (await readRegularFile(jinja, { maxBytes: maxTemplateBytes })).toString("utf8") : undefined;
 }
 
 export async function convertTokenizer(sources: TokenizerSources): Promise<ConvertedTokenizer> {
@@ -95,21 +98,21 @@ export async function convertTokenizer(sources: TokenizerSources): Promise<Conve
     const tokenizer = await readJsonFile(tokenizerFile, tokenizerJsonSchema);
     const tokenizerConfig = await readJsonFile(configFile, tokenizerConfigSchema);
     if (tokenizer.model.byte_fallback === true)
-        throw new ConversionError(`${tokenizerFile}: a byte-fallback BPE (SentencePiece style) is not Qwen's byte-level BPE`);
+        throw new EngineError("modelFile", `${tokenizerFile}: a byte-fallback BPE (SentencePiece style) is not Qwen's byte-level BPE`);
 
     const { vocabSize } = sources;
     const tokens = new Array<string | undefined>(vocabSize).fill(undefined);
     const types: number[] = new Array<number>(vocabSize).fill(TokenType.unused);
     const place = (id: number, text: string, type: number, what: string): void => {
         if (id >= vocabSize)
-            throw new ConversionError(`${tokenizerFile}: ${what} "${text}" has id ${id}, beyond config.json's vocab_size ${vocabSize}`);
+            throw new EngineError("modelFile", `${tokenizerFile}: ${what} "${text}" has id ${id}, beyond config.json's vocab_size ${vocabSize}`);
         tokens[id] = text;
         types[id] = type;
     };
     const seen = new Map<number, string>();
     for (const [text, id] of Object.entries(tokenizer.model.vocab)) {
         if (seen.has(id))
-            throw new ConversionError(`${tokenizerFile}: the tokens "${seen.get(id)}" and "${text}" share the id ${id}`);
+            throw new EngineError("modelFile", `${tokenizerFile}: the tokens "${seen.get(id)}" and "${text}" share the id ${id}`);
         seen.set(id, text);
         place(id, text, TokenType.normal, "the token");
     }
@@ -126,7 +129,7 @@ export async function convertTokenizer(sources: TokenizerSources): Promise<Conve
         const text = typeof value === "string" ? value : value.content;
         const id = idOfText.get(text);
         if (id === undefined)
-            throw new ConversionError(`${configFile}: ${key} "${text}" is not in the vocabulary`);
+            throw new EngineError("modelFile", `${configFile}: ${key} "${text}" is not in the vocabulary`);
         return id;
     };
     const special = (kind: "bos" | "eos" | "pad"): number | undefined => {
@@ -134,7 +137,7 @@ export async function convertTokenizer(sources: TokenizerSources): Promise<Conve
             ?? byText(tokenizerConfig[`${kind}_token`], `${kind}_token`)
             ?? firstId(sources.config[`${kind}_token_id`]);
         if (id !== undefined && id >= vocabSize)
-            throw new ConversionError(`${sources.dir}: the ${kind} token id ${id} is beyond vocab_size ${vocabSize}`);
+            throw new EngineError("modelFile", `${sources.dir}: the ${kind} token id ${id} is beyond vocab_size ${vocabSize}`);
         return id;
     };
     // Qwen defines no BOS; llama.cpp's own Qwen GGUFs use <|endoftext|>, and without an id llama.cpp would assume 11.
@@ -142,7 +145,7 @@ export async function convertTokenizer(sources: TokenizerSources): Promise<Conve
     const bos = special("bos") ?? idOfText.get("<|endoftext|>");
     const pad = special("pad");
     if (eos === undefined)
-        throw new ConversionError(`${sources.dir}: no end-of-sequence token (generation_config.json, tokenizer_config.json and config.json name none)`);
+        throw new EngineError("modelFile", `${sources.dir}: no end-of-sequence token (generation_config.json, tokenizer_config.json and config.json name none)`);
 
     const metadata: Record<string, GgufMetadataValue> = {
         "tokenizer.ggml.model": gguf.string("gpt2"),

@@ -9,7 +9,7 @@ import path from "node:path";
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../gguf/floatEncoding.js";
 import { GgmlType, gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
 import type { GgufTensor } from "../gguf/ggufWriter.js";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import type { Qwen3Config } from "./qwen3Backbone.js";
 import { PickleDict, describePickleValue } from "./restrictedUnpickler.js";
 import type { TahConfig, TorchFloatName } from "./tahConfig.js";
@@ -79,7 +79,7 @@ function expectedShapes(nTaps: number, hidden: number, topK: number, width: numb
 export async function planDecider(checkpointDir: string, tah: TahConfig, backbone: Qwen3Config): Promise<DeciderPlan> {
     const file = path.join(checkpointDir, "iter_decider.bin");
     const refuseConfig: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${tah.file}: ${problem}`);
+        throw new EngineError("modelFile", `${tah.file}: ${problem}`);
     };
     if (tah.embedding_key !== "model.embed_tokens")
         refuseConfig(`embedding_key "${tah.embedding_key}" is not supported (the soft embedding must mix model.embed_tokens rows)`);
@@ -111,10 +111,15 @@ export async function planDecider(checkpointDir: string, tah: TahConfig, backbon
     if (maxIter < 1)
         refuseConfig(`max_iter ${maxIter} leaves no depth to run`);
 
-    const torchFile = await loadTorchFile(file);
+    const width = args.hidden_dims[0];
+    const blocks = args.hidden_dims.length;
+    const shapes = expectedShapes(taps.length, backbone.nEmbd, args.topk, width, blocks);
+    // what the settings imply, in float32, plus the threshold and room for storages a little larger than their views
+    const impliedBytes = [...shapes.values()].reduce((total, shape) => total + 4 * shape.reduce((product, dim) => product * dim, 1), 4);
+    const torchFile = await loadTorchFile(file, 2 * impliedBytes + (1 << 20));
     const root = torchFile.root;
     const refuse: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${file}: ${problem}`);
+        throw new EngineError("modelFile", `${file}: ${problem}`);
     };
     if (!(root instanceof PickleDict))
         refuse(`holds ${describePickleValue(root)}, not the {"class", "state_dict", "init_args"} dict TaH saves`);
@@ -134,15 +139,14 @@ export async function planDecider(checkpointDir: string, tah: TahConfig, backbon
         const learned = stateDict.get("threshold");
         if (learned instanceof TorchTensor && learned.shape.length === 0) {
             threshold = torchFile.values(learned, "the state_dict entry threshold")[0];
+            if (!(threshold >= 0 && threshold <= 1))
+                refuse(`the learned threshold is ${threshold}, not a probability`);
             thresholdSource = `the learned threshold in ${path.basename(file)} (${path.basename(tah.file)} sets none)`;
         } else {
             thresholdSource = `MLPIterDecider's default ${args.threshold} as ${args.dtype} (${path.basename(tah.file)} sets none)`;
         }
     }
 
-    const width = args.hidden_dims[0];
-    const blocks = args.hidden_dims.length;
-    const shapes = expectedShapes(taps.length, backbone.nEmbd, args.topk, width, blocks);
     const tensors: GgufTensor[] = [];
     const storedDtypes = new Set<string>();
     for (const [key, value] of stateDict.entries) {

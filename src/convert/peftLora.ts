@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { readJsonFile } from "./jsonFile.js";
 import type { Qwen3Config } from "./qwen3Backbone.js";
 import { readSafetensorsHeader, type SafetensorsTensor } from "./safetensors.js";
@@ -76,7 +76,7 @@ export async function planLora(checkpointDir: string, c: Qwen3Config): Promise<L
     const weightsFile = path.join(dir, "adapter_model.safetensors");
     const config = await readJsonFile(configFile, adapterConfigSchema);
     const refuse: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${configFile}: ${problem}`);
+        throw new EngineError("modelFile", `${configFile}: ${problem}`);
     };
     if (config.peft_type !== "LORA")
         refuse(`peft_type is ${config.peft_type}; only LORA adapters are supported`);
@@ -99,38 +99,38 @@ export async function planLora(checkpointDir: string, c: Qwen3Config): Promise<L
         refuse(`target_modules includes ${unsupported.join(", ")}; only Qwen3's linear projections (${Object.keys(projections).join(", ")}) are supported`);
 
     if (!existsSync(weightsFile) && existsSync(path.join(dir, "adapter_model.bin")))
-        throw new ConversionError(`${path.join(dir, "adapter_model.bin")}: the adapter is a PyTorch pickle; the converter reads adapter_model.safetensors only`);
+        throw new EngineError("modelFile", `${path.join(dir, "adapter_model.bin")}: the adapter is a PyTorch pickle; the converter reads adapter_model.safetensors only`);
     const header = await readSafetensorsHeader(weightsFile);
     const pairs = new Map<string, { layer: number; projection: Projection; a?: SafetensorsTensor; b?: SafetensorsTensor }>();
     for (const [name, tensor] of header) {
         const match = tensorName.exec(name);
         const projection = match?.[3] as Projection | undefined;
         if (match === null || projection === undefined || !(projection in projections) || projections[projection].module !== match[2])
-            throw new ConversionError(`${weightsFile}: unsupported LoRA tensor "${name}" (only lora_A/lora_B of Qwen3's linear projections are supported)`);
+            throw new EngineError("modelFile", `${weightsFile}: unsupported LoRA tensor "${name}" (only lora_A/lora_B of Qwen3's linear projections are supported)`);
         const layer = Number(match[1]);
         if (layer >= c.nLayer)
-            throw new ConversionError(`${weightsFile}: tensor "${name}" is for layer ${layer}, the backbone has ${c.nLayer}`);
+            throw new EngineError("modelFile", `${weightsFile}: tensor "${name}" is for layer ${layer}, the backbone has ${c.nLayer}`);
         const key = `${layer}.${projection}`;
         const pair = pairs.get(key) ?? { layer, projection };
         pair[match[4] === "A" ? "a" : "b"] = tensor;
         pairs.set(key, pair);
     }
     if (pairs.size === 0)
-        throw new ConversionError(`${weightsFile} holds no LoRA tensors`);
+        throw new EngineError("modelFile", `${weightsFile} holds no LoRA tensors`);
 
     const tensors: LoraTensor[] = [];
     const ordered = [...pairs.values()].sort((x, y) => x.layer - y.layer || Object.keys(projections).indexOf(x.projection) - Object.keys(projections).indexOf(y.projection));
     for (const { layer, projection, a, b } of ordered) {
         const hfName = `layers.${layer}.${projections[projection].module}.${projection}`;
         if (a === undefined || b === undefined)
-            throw new ConversionError(`${weightsFile}: ${hfName} has lora_${a === undefined ? "A" : "B"} missing`);
+            throw new EngineError("modelFile", `${weightsFile}: ${hfName} has lora_${a === undefined ? "A" : "B"} missing`);
         const [nIn, nOut] = inOut(c, projection);
         const shapeOk = (tensor: SafetensorsTensor, shape: [number, number]): boolean =>
             tensor.shape.length === 2 && tensor.shape[0] === shape[0] && tensor.shape[1] === shape[1];
         if (!shapeOk(a, [config.r, nIn]))
-            throw new ConversionError(`${weightsFile}: ${hfName}.lora_A has shape [${a.shape.join(", ")}], expected [${config.r}, ${nIn}] (r from adapter_config.json, the input width from config.json)`);
+            throw new EngineError("modelFile", `${weightsFile}: ${hfName}.lora_A has shape [${a.shape.join(", ")}], expected [${config.r}, ${nIn}] (r from adapter_config.json, the input width from config.json)`);
         if (!shapeOk(b, [nOut, config.r]))
-            throw new ConversionError(`${weightsFile}: ${hfName}.lora_B has shape [${b.shape.join(", ")}], expected [${nOut}, ${config.r}]`);
+            throw new EngineError("modelFile", `${weightsFile}: ${hfName}.lora_B has shape [${b.shape.join(", ")}], expected [${nOut}, ${config.r}]`);
         const base = `blk.${layer}.${projections[projection].llama}.weight`;
         tensors.push({ name: `${base}.lora_a`, dims: [nIn, config.r], source: a });
         tensors.push({ name: `${base}.lora_b`, dims: [config.r, nOut], source: b });

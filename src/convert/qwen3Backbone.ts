@@ -5,25 +5,30 @@
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
 import { readJsonFile } from "./jsonFile.js";
 import type { SafetensorsTensor } from "./safetensors.js";
 
-const positiveInt = z.number().int().positive();
+/** A positive integer of at most `max`: checked before any size read from the file sizes an array or a loop. */
+const count = (max: number) => z.number().int().positive().max(max);
 
+/**
+ * Bounds far above any released model (Qwen3-235B: hidden 4096, 94 layers, vocabulary 151,936) and far below what
+ * would exhaust memory before the tensors' shapes are compared with the config.
+ */
 const configSchema = specialIdsSchema.extend({
-    model_type: z.string(),
-    hidden_size: positiveInt,
-    intermediate_size: positiveInt,
-    num_hidden_layers: positiveInt,
-    num_attention_heads: positiveInt,
-    num_key_value_heads: positiveInt.optional(),
-    head_dim: positiveInt.optional(),
-    max_position_embeddings: positiveInt,
-    rms_norm_eps: z.number().positive(),
-    rope_theta: z.number().positive(),
-    vocab_size: positiveInt,
+    model_type: z.string().max(64),
+    hidden_size: count(65_536),
+    intermediate_size: count(1 << 20),
+    num_hidden_layers: count(1024),
+    num_attention_heads: count(1024),
+    num_key_value_heads: count(1024).optional(),
+    head_dim: count(4096).optional(),
+    max_position_embeddings: count(1 << 24),
+    rms_norm_eps: z.number().positive().max(1),
+    rope_theta: z.number().positive().max(1e12),
+    vocab_size: count(1 << 21),
     // Qwen3Config's default; the released configs set it explicitly.
     tie_word_embeddings: z.boolean().default(false),
     hidden_act: z.string().default("silu"),
@@ -52,7 +57,7 @@ export async function readQwen3Config(dir: string): Promise<Qwen3Config> {
     const file = path.join(dir, "config.json");
     const c = await readJsonFile(file, configSchema);
     const refuse: (problem: string) => never = (problem) => {
-        throw new ConversionError(`${file}: ${problem}`);
+        throw new EngineError("modelFile", `${file}: ${problem}`);
     };
     if (c.model_type !== "qwen3")
         refuse(`model_type is "${c.model_type}"; TaH checkpoints have a Qwen3 backbone ("qwen3")`);
@@ -131,16 +136,16 @@ export function planBackbone(c: Qwen3Config, tensors: ReadonlyMap<string, Safete
     for (const [hfName, name, shape] of wanted) {
         const source = tensors.get(hfName);
         if (source === undefined)
-            throw new ConversionError(`${where}: tensor "${hfName}" is missing`);
+            throw new EngineError("modelFile", `${where}: tensor "${hfName}" is missing`);
         if (source.shape.length !== shape.length || source.shape.some((dim, i) => dim !== shape[i]))
-            throw new ConversionError(`${source.file}: tensor "${hfName}" has shape [${source.shape.join(", ")}], config.json implies [${shape.join(", ")}]`);
+            throw new EngineError("modelFile", `${source.file}: tensor "${hfName}" has shape [${source.shape.join(", ")}], config.json implies [${shape.join(", ")}]`);
         planned.push({ name, dims: [...shape].reverse(), source, matrix: shape.length > 1 });
     }
     const known = new Set(wanted.map(([hfName]) => hfName));
     for (const [hfName, source] of tensors) {
         const harmless = hfName.endsWith(".rotary_emb.inv_freq") || (c.tiedEmbeddings && hfName === "lm_head.weight");
         if (!known.has(hfName) && !harmless)
-            throw new ConversionError(`${source.file}: unexpected tensor "${hfName}" (not part of a Qwen3 model with this config.json; LoRA weights belong in lora/)`);
+            throw new EngineError("modelFile", `${source.file}: unexpected tensor "${hfName}" (not part of a Qwen3 model with this config.json; LoRA weights belong in lora/)`);
     }
     return planned;
 }

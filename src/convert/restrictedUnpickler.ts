@@ -10,7 +10,7 @@
  * any object (a `__proto__` key rewrites the prototype), SETITEM writes arbitrary keys into whatever is on top, and
  * a missing memo entry silently becomes `undefined`. A strict allowlist needs control of every opcode.
  */
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 
 export type PickleValue = null | boolean | number | string | PickleValue[] | PickleTuple | PickleDict | PickleObject;
 
@@ -105,6 +105,15 @@ export function describePickleValue(value: PickleValue | undefined): string {
     return value.describe();
 }
 
+/**
+ * Bounds far above what a state dict needs (TaH's decider pickle: about 60 memo entries) and far below what would
+ * exhaust V8 (a Map holds at most 2^24 entries, a call at most ~10^5 spread arguments).
+ */
+const maxMemoEntries = 1 << 20;
+const maxStackValues = 1 << 20;
+const maxMarkDepth = 1024;
+const maxContainerItems = 1 << 20;
+
 class PickleMachine {
     private at = 0;
     private opcodeAt = 0;
@@ -115,7 +124,7 @@ class PickleMachine {
     constructor(private readonly bytes: Uint8Array, private readonly options: UnpicklerOptions) {}
 
     fail(message: string, cause?: unknown): never {
-        throw new ConversionError(`${this.options.file}: ${message} (pickle byte ${this.opcodeAt})`, cause === undefined ? undefined : { cause });
+        throw new EngineError("modelFile", `${this.options.file}: ${message} (pickle byte ${this.opcodeAt})`, cause === undefined ? undefined : { cause });
     }
 
     private take(length: number): Uint8Array {
@@ -147,7 +156,7 @@ class PickleMachine {
         try {
             return utf8.decode(this.take(length));
         } catch (error) {
-            if (error instanceof ConversionError)
+            if (error instanceof EngineError)
                 throw error;
             return this.fail("a string is not valid UTF-8", error);
         }
@@ -158,6 +167,25 @@ class PickleMachine {
         if (end < 0)
             this.fail("the pickle is truncated (a GLOBAL name has no line end)");
         return this.text(end - this.at + 1).slice(0, -1);
+    }
+
+    private push(value: PickleValue): void {
+        if (this.stack.length >= maxStackValues)
+            this.fail(`the pickle holds more than ${maxStackValues} values on its stack; no state dict needs that`);
+        this.stack.push(value);
+    }
+
+    private remember(index: number): void {
+        if (this.memo.size >= maxMemoEntries && !this.memo.has(index))
+            this.fail(`the pickle stores more than ${maxMemoEntries} memo entries; no state dict needs that`);
+        this.memo.set(index, this.top());
+    }
+
+    private appendAll(list: PickleValue[], items: readonly PickleValue[]): void {
+        if (list.length + items.length > maxContainerItems)
+            this.fail(`the pickle builds a list of more than ${maxContainerItems} items; no state dict needs that`);
+        for (const item of items)
+            list.push(item);
     }
 
     private pop(): PickleValue {
@@ -201,6 +229,8 @@ class PickleMachine {
             this.fail(`the pickle sets an item on ${describePickleValue(dict)}, which is not a dict`);
         if (typeof key !== "string" && !(typeof key === "number" && Number.isInteger(key)))
             this.fail(`the pickle uses ${describePickleValue(key)} as a dict key; only strings and integers are supported`);
+        if (dict.entries.size >= maxContainerItems && !dict.entries.has(key))
+            this.fail(`the pickle builds a dict of more than ${maxContainerItems} items; no state dict needs that`);
         dict.entries.set(key, value);
     }
 
@@ -230,12 +260,12 @@ class PickleMachine {
         return this.guarded(callable.qualifiedName, () => callable.call(args.items));
     }
 
-    /** Runs an allowlist hook; its plain errors become ConversionErrors that name the file and the position. */
+    /** Runs an allowlist hook; its plain errors become modelFile EngineErrors that name the file and the position. */
     private guarded<T>(what: string, action: () => T): T {
         try {
             return action();
         } catch (error) {
-            if (error instanceof ConversionError)
+            if (error instanceof EngineError)
                 throw error;
             return this.fail(`${what}: ${(error as Error).message}`, error);
         }
@@ -257,57 +287,59 @@ class PickleMachine {
                 case Op.FRAME: this.take(8); break; // framing is only a read-ahead hint
                 case Op.STOP: return this.pop();
                 case Op.MARK:
+                    if (this.marks.length >= maxMarkDepth)
+                        this.fail(`the pickle nests more than ${maxMarkDepth} MARKs; no state dict needs that`);
                     this.marks.push(this.stack);
                     this.stack = [];
                     break;
                 case Op.POP: this.pop(); break;
                 case Op.POP_MARK: this.popMark(); break;
-                case Op.DUP: this.stack.push(this.top()); break;
-                case Op.NONE: this.stack.push(null); break;
-                case Op.NEWTRUE: this.stack.push(true); break;
-                case Op.NEWFALSE: this.stack.push(false); break;
-                case Op.BININT: this.stack.push(this.view(4).getInt32(0, true)); break;
-                case Op.BININT1: this.stack.push(this.take(1)[0]); break;
-                case Op.BININT2: this.stack.push(this.view(2).getUint16(0, true)); break;
-                case Op.LONG1: this.stack.push(this.long1(this.length(1))); break;
-                case Op.BINFLOAT: this.stack.push(this.view(8).getFloat64(0, false)); break;
-                case Op.SHORT_BINUNICODE: this.stack.push(this.text(this.length(1))); break;
-                case Op.BINUNICODE: this.stack.push(this.text(this.length(4))); break;
-                case Op.BINUNICODE8: this.stack.push(this.text(this.length(8))); break;
-                case Op.EMPTY_LIST: this.stack.push([]); break;
-                case Op.EMPTY_DICT: this.stack.push(new PickleDict()); break;
-                case Op.EMPTY_TUPLE: this.stack.push(new PickleTuple([])); break;
+                case Op.DUP: this.push(this.top()); break;
+                case Op.NONE: this.push(null); break;
+                case Op.NEWTRUE: this.push(true); break;
+                case Op.NEWFALSE: this.push(false); break;
+                case Op.BININT: this.push(this.view(4).getInt32(0, true)); break;
+                case Op.BININT1: this.push(this.take(1)[0]); break;
+                case Op.BININT2: this.push(this.view(2).getUint16(0, true)); break;
+                case Op.LONG1: this.push(this.long1(this.length(1))); break;
+                case Op.BINFLOAT: this.push(this.view(8).getFloat64(0, false)); break;
+                case Op.SHORT_BINUNICODE: this.push(this.text(this.length(1))); break;
+                case Op.BINUNICODE: this.push(this.text(this.length(4))); break;
+                case Op.BINUNICODE8: this.push(this.text(this.length(8))); break;
+                case Op.EMPTY_LIST: this.push([]); break;
+                case Op.EMPTY_DICT: this.push(new PickleDict()); break;
+                case Op.EMPTY_TUPLE: this.push(new PickleTuple([])); break;
                 case Op.TUPLE: {
                     const items = this.popMark(); // before `this.stack` is read: popMark replaces it
-                    this.stack.push(new PickleTuple(items));
+                    this.push(new PickleTuple(items));
                     break;
                 }
                 case Op.TUPLE1: {
                     const a = this.pop();
-                    this.stack.push(new PickleTuple([a]));
+                    this.push(new PickleTuple([a]));
                     break;
                 }
                 case Op.TUPLE2: {
                     const b = this.pop();
                     const a = this.pop();
-                    this.stack.push(new PickleTuple([a, b]));
+                    this.push(new PickleTuple([a, b]));
                     break;
                 }
                 case Op.TUPLE3: {
                     const c = this.pop();
                     const b = this.pop();
                     const a = this.pop();
-                    this.stack.push(new PickleTuple([a, b, c]));
+                    this.push(new PickleTuple([a, b, c]));
                     break;
                 }
                 case Op.APPEND: {
                     const value = this.pop();
-                    this.list(this.top()).push(value);
+                    this.appendAll(this.list(this.top()), [value]);
                     break;
                 }
                 case Op.APPENDS: {
                     const items = this.popMark();
-                    this.list(this.top()).push(...items);
+                    this.appendAll(this.list(this.top()), items);
                     break;
                 }
                 case Op.SETITEM: {
@@ -325,15 +357,15 @@ class PickleMachine {
                         this.setItem(dict, items[i], items[i + 1]);
                     break;
                 }
-                case Op.BINPUT: this.memo.set(this.take(1)[0], this.top()); break;
-                case Op.LONG_BINPUT: this.memo.set(this.view(4).getUint32(0, true), this.top()); break;
-                case Op.MEMOIZE: this.memo.set(this.memo.size, this.top()); break;
-                case Op.BINGET: this.stack.push(this.memoGet(this.take(1)[0])); break;
-                case Op.LONG_BINGET: this.stack.push(this.memoGet(this.view(4).getUint32(0, true))); break;
+                case Op.BINPUT: this.remember(this.take(1)[0]); break;
+                case Op.LONG_BINPUT: this.remember(this.view(4).getUint32(0, true)); break;
+                case Op.MEMOIZE: this.remember(this.memo.size); break;
+                case Op.BINGET: this.push(this.memoGet(this.take(1)[0])); break;
+                case Op.LONG_BINGET: this.push(this.memoGet(this.view(4).getUint32(0, true))); break;
                 case Op.GLOBAL: {
                     const module = this.line();
                     const name = this.line();
-                    this.stack.push(this.global(module, name));
+                    this.push(this.global(module, name));
                     break;
                 }
                 case Op.STACK_GLOBAL: {
@@ -341,13 +373,13 @@ class PickleMachine {
                     const module = this.pop();
                     if (typeof module !== "string" || typeof name !== "string")
                         this.fail("STACK_GLOBAL needs a module and a name string");
-                    this.stack.push(this.global(module, name));
+                    this.push(this.global(module, name));
                     break;
                 }
                 case Op.REDUCE: {
                     const args = this.pop();
                     const callable = this.pop();
-                    this.stack.push(this.reduce(callable, args));
+                    this.push(this.reduce(callable, args));
                     break;
                 }
                 case Op.BUILD: {
@@ -364,7 +396,7 @@ class PickleMachine {
                     const load = this.options.persistentLoad;
                     if (load === undefined)
                         this.fail("the pickle refers to external data (BINPERSID), which is not allowed here");
-                    this.stack.push(this.guarded("a persistent id", () => load(pid)));
+                    this.push(this.guarded("a persistent id", () => load(pid)));
                     break;
                 }
                 default: {
@@ -378,7 +410,7 @@ class PickleMachine {
     }
 }
 
-/** Interprets a pickle into values; throws ConversionError on anything outside what the options allow. */
+/** Interprets a pickle into values; throws a modelFile EngineError on anything outside what the options allow. */
 export function unpickle(bytes: Uint8Array, options: UnpicklerOptions): PickleValue {
     return new PickleMachine(bytes, options).run();
 }

@@ -4,10 +4,10 @@
  * in chunks, so multi-gigabyte shards never sit in memory whole.
  */
 import { existsSync } from "node:fs";
-import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { ConversionError } from "./conversionError.js";
+import { openRegularFile } from "../engine/model/safeFiles.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import type { FloatDtype } from "./floatData.js";
 import { readJsonFile } from "./jsonFile.js";
 
@@ -39,25 +39,18 @@ const tensorEntrySchema = z.object({
 
 /** Reads and checks the header of one safetensors file: every tensor's dtype, shape and byte range. */
 export async function readSafetensorsHeader(file: string): Promise<Map<string, SafetensorsTensor>> {
-    let size: number;
-    try {
-        size = (await stat(file)).size;
-    } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new ConversionError(code === "ENOENT" ? `${file} is missing` : `cannot read ${file} (${code ?? String(error)})`, { cause: error });
-    }
-    if (size < 8)
-        throw new ConversionError(`${file} is truncated: ${size} bytes, too short for a safetensors header`);
-    const handle = await open(file, "r");
+    const { handle, size } = await openRegularFile(file);
     let header: Buffer;
     try {
+        if (size < 8)
+            throw new EngineError("modelFile", `${file} is truncated: ${size} bytes, too short for a safetensors header`);
         const lengthBytes = Buffer.alloc(8);
         await handle.read(lengthBytes, 0, 8, 0);
         const headerLength = Number(lengthBytes.readBigUInt64LE(0));
         if (headerLength > maxHeaderBytes)
-            throw new ConversionError(`${file} is not a safetensors file (header length ${headerLength} is over the format's 100 MB limit)`);
+            throw new EngineError("modelFile", `${file} is not a safetensors file (header length ${headerLength} is over the format's 100 MB limit)`);
         if (8 + headerLength > size)
-            throw new ConversionError(`${file} is truncated: its header needs ${8 + headerLength} bytes, the file has ${size}`);
+            throw new EngineError("modelFile", `${file} is truncated: its header needs ${8 + headerLength} bytes, the file has ${size}`);
         header = Buffer.alloc(headerLength);
         await handle.read(header, 0, headerLength, 8);
     } finally {
@@ -68,10 +61,10 @@ export async function readSafetensorsHeader(file: string): Promise<Map<string, S
     try {
         json = JSON.parse(header.toString("utf8"));
     } catch (error) {
-        throw new ConversionError(`${file} is not a safetensors file (its header is not JSON: ${(error as Error).message})`, { cause: error });
+        throw new EngineError("modelFile", `${file} is not a safetensors file (its header is not JSON: ${(error as Error).message})`, { cause: error });
     }
     if (json === null || typeof json !== "object" || Array.isArray(json))
-        throw new ConversionError(`${file} is not a safetensors file (its header is not a JSON object)`);
+        throw new EngineError("modelFile", `${file} is not a safetensors file (its header is not a JSON object)`);
 
     const dataStart = 8 + header.length;
     const tensors = new Map<string, SafetensorsTensor>();
@@ -80,20 +73,25 @@ export async function readSafetensorsHeader(file: string): Promise<Map<string, S
             continue;
         const entry = tensorEntrySchema.safeParse(value);
         if (!entry.success)
-            throw new ConversionError(`${file}: the header entry of tensor "${name}" is malformed (${entry.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")})`);
+            throw new EngineError("modelFile", `${file}: the header entry of tensor "${name}" is malformed (${entry.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")})`);
         const { dtype, shape, data_offsets: [begin, end] } = entry.data;
         const elementSize = knownDtypeSizes[dtype];
         if (elementSize === undefined)
-            throw new ConversionError(`${file}: tensor "${name}" has the unknown dtype "${dtype}"`);
+            throw new EngineError("modelFile", `${file}: tensor "${name}" has the unknown dtype "${dtype}"`);
         if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16")
-            throw new ConversionError(`${file}: tensor "${name}" has dtype ${dtype}; the converter reads F32, F16 and BF16 tensors only`);
+            throw new EngineError("modelFile", `${file}: tensor "${name}" has dtype ${dtype}; the converter reads F32, F16 and BF16 tensors only`);
         const elements = shape.reduce((product, dim) => product * dim, 1);
         if (!Number.isSafeInteger(elements * elementSize) || end < begin || end - begin !== elements * elementSize)
-            throw new ConversionError(`${file}: tensor "${name}" of shape [${shape.join(", ")}] and dtype ${dtype} needs ${elements * elementSize} bytes, its data_offsets [${begin}, ${end}] hold ${end - begin}`);
+            throw new EngineError("modelFile", `${file}: tensor "${name}" of shape [${shape.join(", ")}] and dtype ${dtype} needs ${elements * elementSize} bytes, its data_offsets [${begin}, ${end}] hold ${end - begin}`);
         if (dataStart + end > size)
-            throw new ConversionError(`${file} is truncated: tensor "${name}" ends at byte ${dataStart + end}, the file has ${size}`);
+            throw new EngineError("modelFile", `${file} is truncated: tensor "${name}" ends at byte ${dataStart + end}, the file has ${size}`);
         tensors.set(name, { name, file, dtype, shape, offset: dataStart + begin, byteLength: end - begin });
     }
+    // the format lays tensors out one after another; two that share bytes are a crafted or corrupt header
+    const byOffset = [...tensors.values()].filter((tensor) => tensor.byteLength > 0).sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < byOffset.length; i++)
+        if (byOffset[i].offset < byOffset[i - 1].offset + byOffset[i - 1].byteLength)
+            throw new EngineError("modelFile", `${file}: tensors "${byOffset[i - 1].name}" and "${byOffset[i].name}" overlap in the file`);
     return tensors;
 }
 
@@ -104,7 +102,7 @@ const indexSchema = z.object({
 /** A shard name from an index: a plain file name in the checkpoint folder, never a path elsewhere. */
 function checkedShardName(indexFile: string, shard: string): string {
     if (shard !== path.basename(shard) || shard === "." || shard === ".." || !shard.endsWith(".safetensors"))
-        throw new ConversionError(`${indexFile}: the weight map names "${shard}", which is not a .safetensors file in the checkpoint folder`);
+        throw new EngineError("modelFile", `${indexFile}: the weight map names "${shard}", which is not a .safetensors file in the checkpoint folder`);
     return shard;
 }
 
@@ -119,7 +117,7 @@ export async function readSafetensorsCheckpoint(dir: string, base = "model"): Pr
     const indexFile = path.join(dir, `${base}.safetensors.index.json`);
     if (!existsSync(indexFile)) {
         const legacy = ["pytorch_model.bin", "pytorch_model.bin.index.json"].find((name) => existsSync(path.join(dir, name)));
-        throw new ConversionError(legacy !== undefined
+        throw new EngineError("modelFile", legacy !== undefined
             ? `${path.join(dir, legacy)}: the checkpoint stores its weights as PyTorch pickles; the converter reads safetensors only (${base}.safetensors or ${base}.safetensors.index.json)`
             : `${single} is missing (and there is no ${base}.safetensors.index.json for a sharded checkpoint)`);
     }
@@ -131,7 +129,7 @@ export async function readSafetensorsCheckpoint(dir: string, base = "model"): Pr
     for (const [name, shard] of Object.entries(index.weight_map)) {
         const tensor = shards.get(shard)?.get(name);
         if (tensor === undefined)
-            throw new ConversionError(`${path.join(dir, shard)}: tensor "${name}" is missing, though ${indexFile} places it there`);
+            throw new EngineError("modelFile", `${path.join(dir, shard)}: tensor "${name}" is missing, though ${indexFile} places it there`);
         tensors.set(name, tensor);
     }
     return tensors;
@@ -146,7 +144,7 @@ const defaultChunkBytes = 16 << 20;
  */
 export async function* tensorChunks(tensor: SafetensorsTensor, chunkBytes = defaultChunkBytes): AsyncGenerator<Uint8Array> {
     const step = Math.max(4, chunkBytes - (chunkBytes % 4));
-    const handle = await open(tensor.file, "r");
+    const { handle } = await openRegularFile(tensor.file);
     try {
         for (let done = 0; done < tensor.byteLength; done += step) {
             const length = Math.min(step, tensor.byteLength - done);
@@ -155,7 +153,7 @@ export async function* tensorChunks(tensor: SafetensorsTensor, chunkBytes = defa
             while (filled < length) {
                 const { bytesRead } = await handle.read(chunk, filled, length - filled, tensor.offset + done + filled);
                 if (bytesRead === 0)
-                    throw new ConversionError(`${tensor.file} is truncated: tensor "${tensor.name}" ends early (the file changed while it was read?)`);
+                    throw new EngineError("modelFile", `${tensor.file} is truncated: tensor "${tensor.name}" ends early (the file changed while it was read?)`);
                 filled += bytesRead;
             }
             yield chunk;

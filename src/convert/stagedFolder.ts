@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import { mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { ConversionError } from "./conversionError.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 
 function isRunning(pid: number): boolean {
     try {
@@ -45,11 +45,11 @@ async function checkTarget(target: string, force: boolean): Promise<"absent" | "
         throw error;
     }
     if (!info.isDirectory())
-        throw new ConversionError(`${target} exists and is not a folder; choose another --out`);
+        throw new EngineError("modelFile", `${target} exists and is not a folder; choose another --out`);
     if ((await readdir(target)).length === 0)
         return "empty";
     if (!force)
-        throw new ConversionError(`${target} exists and is not empty; choose another --out, or pass --force to replace it`);
+        throw new EngineError("modelFile", `${target} exists and is not empty; choose another --out, or pass --force to replace it`);
     return "replace";
 }
 

@@ -21,19 +21,20 @@ const dtypeSchema = z.union([
     z.string().transform(dtypeName),
 ]);
 
-const intList = z.array(z.number().int());
+/** The most decider blocks the converter writes (TaH's decider has 3; the engine's decider graph is sized for few). */
+export const maxDeciderBlocks = 32;
 
-/** MLPIterDecider's constructor arguments; unknown keys (e.g. load_path) are ignored. */
+/** MLPIterDecider's constructor arguments, bounded before they size anything; unknown keys (e.g. load_path) are ignored. */
 const deciderKwargsSchema = z.object({
-    topk: z.number().int().positive().optional(),
-    hidden_states_size: z.number().int().positive().optional(),
-    hidden_states_layer_nums: intList.optional(),
-    hidden_dims: z.array(z.number().int().positive()).optional(),
-    expansion_factor: z.number().int().positive().optional(),
+    topk: z.number().int().positive().max(1 << 16).optional(),
+    hidden_states_size: z.number().int().positive().max(65_536).optional(),
+    hidden_states_layer_nums: z.array(z.number().int()).max(1024).optional(),
+    hidden_dims: z.array(z.number().int().positive().max(1 << 16)).max(maxDeciderBlocks).optional(),
+    expansion_factor: z.number().int().positive().max(64).optional(),
     dropout_rate: z.number().optional(),
     normalize_input: z.boolean().optional(),
-    threshold: z.number().optional(),
-    max_iter: z.number().int().optional(),
+    threshold: z.number().min(0).max(1).optional(),
+    max_iter: z.number().int().max(64).optional(),
     dtype: dtypeSchema.optional(),
 });
 
@@ -41,11 +42,11 @@ export type DeciderKwargs = z.infer<typeof deciderKwargsSchema>;
 
 const tahConfigSchema = z.object({
     embedding_key: z.string().default("model.embed_tokens"),
-    max_iter: z.number().int().nullish(),
+    max_iter: z.number().int().max(64).nullish(),
     iter_decider: z.string().nullish(),
     iter_decider_kwargs: deciderKwargsSchema.default({}),
     eval_iter_decider: z.string().nullish(),
-    input_updater_kwargs: z.object({ topk: z.number().int().positive().optional() }).default({}),
+    input_updater_kwargs: z.object({ topk: z.number().int().positive().max(1 << 16).optional() }).default({}),
     adapter: z.string().default("lora"),
 });
 

@@ -51,6 +51,10 @@ export class TorchTensor extends PickleObject {
         super();
     }
 
+    get numel(): number {
+        return this.shape.reduce((product, dim) => product * dim, 1);
+    }
+
     describe(): string {
         return `a ${this.storage.dtype} tensor of shape [${this.shape.join(", ")}]`;
     }
@@ -105,6 +109,10 @@ function rebuildTensor(args: readonly PickleValue[]): TorchTensor {
         throw new Error(`requires_grad must be a bool, not ${describePickleValue(requiresGrad)}`);
     requireEmptyDict(hooks, "backward hooks");
     requireEmptyDict(metadata, "tensor metadata");
+    // a view of more elements than its storage holds (stride 0, overlapping rows) would grow a small file without bound
+    const elements = shape.reduce((product, dim) => product * dim, 1);
+    if (elements > storage.numel)
+        throw new Error(`a tensor of size [${shape.join(", ")}] has ${elements} elements, more than ${storage.describe()} holds (${storage.numel}); views that repeat elements are refused`);
     if (shape.every((dim) => dim > 0)) {
         const last = shape.reduce((index, dim, i) => index + (dim - 1) * strides[i], offset);
         if (last >= storage.numel)

@@ -2,15 +2,18 @@
  * The zip container of `torch.save` (PyTorch ≥ 1.6): `<prefix>/data.pkl` (the pickle), `<prefix>/data/<key>`
  * (raw storages), `<prefix>/byteorder`, `<prefix>/version`. The prefix is "archive" or the saved file's stem.
  */
-import { open } from "node:fs/promises";
 import yauzl from "yauzl";
-import { ConversionError } from "./conversionError.js";
+import { closeSync, readSync } from "node:fs";
+import { openRegularFdSync } from "../engine/model/safeFiles.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 
 export interface TorchArchive {
     readonly file: string;
     /** The folder the records sit in, with its trailing slash. */
     readonly prefix: string;
     has(record: string): boolean;
+    /** A record's size once decompressed, as its zip entry declares it (checked again while it is read). */
+    sizeOf(record: string): number | undefined;
     /** A record's bytes; refuses records larger than `maxBytes`. */
     read(record: string, maxBytes: number): Promise<Buffer>;
     close(): void;
@@ -18,49 +21,42 @@ export interface TorchArchive {
 
 const zipMagic = [0x50, 0x4b, 0x03, 0x04];
 
-async function firstBytes(file: string): Promise<Uint8Array> {
-    let handle;
-    try {
-        handle = await open(file, "r");
-    } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new ConversionError(code === "ENOENT" ? `${file} is missing` : `cannot read ${file} (${code ?? String(error)})`, { cause: error });
-    }
-    try {
-        const head = new Uint8Array(4);
-        const { bytesRead } = await handle.read(head, 0, 4, 0);
-        return head.subarray(0, bytesRead);
-    } finally {
-        await handle.close();
-    }
-}
-
 export async function openTorchArchive(file: string): Promise<TorchArchive> {
-    const head = await firstBytes(file);
+    // yauzl reads through this descriptor and closes it, so the file checked is the file read
+    const { fd } = openRegularFdSync(file);
+    const head = new Uint8Array(4);
+    try {
+        readSync(fd, head, 0, 4, 0);
+    } catch (error) {
+        closeSync(fd);
+        throw new EngineError("modelFile", `cannot read ${file} (${(error as Error).message})`, { cause: error });
+    }
     if (!zipMagic.every((byte, i) => head[i] === byte)) {
+        closeSync(fd);
         // The legacy format (torch < 1.6) starts with a pickled magic number: protocol 2's 0x80 0x02.
-        throw new ConversionError(head[0] === 0x80
+        throw new EngineError("modelFile", head[0] === 0x80
             ? `${file} is in torch's legacy (pre-1.6) format; re-save it with a current torch.save, which writes a zip archive`
             : `${file} is not a PyTorch file (torch.save writes a zip archive)`);
     }
     let zip: yauzl.ZipFile;
     const entries = new Map<string, yauzl.Entry>();
     try {
-        zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true });
+        zip = await yauzl.fromFdPromise(fd, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true });
     } catch (error) {
-        throw new ConversionError(`${file} is not a readable zip archive (${(error as Error).message})`, { cause: error });
+        closeSync(fd);
+        throw new EngineError("modelFile", `${file} is not a readable zip archive (${(error as Error).message})`, { cause: error });
     }
     try {
         for await (const entry of zip.eachEntry())
             entries.set(entry.fileName, entry);
     } catch (error) {
         zip.close();
-        throw new ConversionError(`${file} is a corrupt zip archive (${(error as Error).message})`, { cause: error });
+        throw new EngineError("modelFile", `${file} is a corrupt zip archive (${(error as Error).message})`, { cause: error });
     }
     const pickles = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
     if (pickles.length !== 1) {
         zip.close();
-        throw new ConversionError(pickles.length === 0
+        throw new EngineError("modelFile", pickles.length === 0
             ? `${file} is a zip archive without <folder>/data.pkl, so not a torch.save file`
             : `${file} holds ${pickles.length} data.pkl records; torch.save writes one`);
     }
@@ -70,14 +66,15 @@ export async function openTorchArchive(file: string): Promise<TorchArchive> {
         file,
         prefix,
         has: (record) => entries.has(prefix + record),
+        sizeOf: (record) => entries.get(prefix + record)?.uncompressedSize,
         read: async (record, maxBytes) => {
             const entry = entries.get(prefix + record);
             if (entry === undefined)
-                throw new ConversionError(`${file}: the record ${prefix}${record} is missing`);
+                throw new EngineError("modelFile", `${file}: the record ${prefix}${record} is missing`);
             if (entry.isEncrypted() || !entry.canDecodeFileData())
-                throw new ConversionError(`${file}: the record ${entry.fileName} is encrypted or compressed with an unsupported method`);
+                throw new EngineError("modelFile", `${file}: the record ${entry.fileName} is encrypted or compressed with an unsupported method`);
             if (entry.uncompressedSize > maxBytes)
-                throw new ConversionError(`${file}: the record ${entry.fileName} has ${entry.uncompressedSize} bytes, more than the ${maxBytes} expected`);
+                throw new EngineError("modelFile", `${file}: the record ${entry.fileName} has ${entry.uncompressedSize} bytes, more than the ${maxBytes} expected`);
             try {
                 const stream = await zip.openReadStreamPromise(entry);
                 const chunks: Buffer[] = [];
@@ -85,7 +82,7 @@ export async function openTorchArchive(file: string): Promise<TorchArchive> {
                     chunks.push(chunk as Buffer);
                 return Buffer.concat(chunks);
             } catch (error) {
-                throw new ConversionError(`${file}: cannot read the record ${entry.fileName} (${(error as Error).message})`, { cause: error });
+                throw new EngineError("modelFile", `${file}: cannot read the record ${entry.fileName} (${(error as Error).message})`, { cause: error });
             }
         },
         close: () => zip.close(),

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { TahContext } from "../../src/engine/evaluator/TahContext.js";
 import { greedy } from "../../src/engine/evaluator/sampling.js";
-import { ModelFileError } from "../../src/engine/model/modelFiles.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
 import { writeGguf } from "../../src/gguf/ggufWriter.js";
@@ -41,7 +41,7 @@ async function variant(name: string, change: (folder: string) => Promise<void>):
 
 async function assertLoadFails(modelPath: string, message: RegExp): Promise<void> {
     await assert.rejects(TahModel.load(patched, modelPath), (error: unknown) => {
-        assert.ok(error instanceof ModelFileError, `a ModelFileError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.match(error.message, message);
         return true;
     });

@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { maxDeciderBlocks } from "../../src/convert/tahConfig.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
 import { createTinyTah } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
@@ -48,11 +49,21 @@ test("converts to q8_0 with progress and a list of files and sizes; the result t
     assert.ok(trace.stdout.trim().split("\n").length >= 3);
 });
 
+test("a decider with the most blocks the converter writes runs in the engine: what it converts, the engine runs", async () => {
+    const deep = (await writeSyntheticCheckpoint(path.join(root, "deep"), createTinyTah({ seed: 4, deciderBlocks: maxDeciderBlocks }))).dir;
+    const out = path.join(root, "deep-f32");
+    const run = tah(["convert", deep, "--out", out, "--type", "f32"]);
+    assert.equal(run.status, 0, run.stderr);
+    const trace = tah(["trace", "--model", out, "--tokens", tokenize("x = 1").join(","), "--steps", "2", "--threads", "1", "--threshold", "0"]);
+    assert.equal(trace.status, 0, trace.stderr);
+});
+
 test("usage mistakes exit 2 with the usage", () => {
     const cases: Array<[string[], RegExp]> = [
         [["convert"], /give the checkpoint folder/],
         [["convert", checkpoint, "--out", path.join(root, "x"), "--type", "q9_9"], /--type must be one of f32, f16, bf16, q8_0/],
         [["convert", checkpoint, "--out", path.join(root, "x"), "--bogus"], /Unknown option '--bogus'/],
+        [["convert", checkpoint, "--out", path.join(root, "x"), "--threads", "40000"], /--threads must be an integer from 1 to 256, not "40000"/],
     ];
     for (const [args, message] of cases) {
         const run = tah(args);
@@ -60,6 +71,12 @@ test("usage mistakes exit 2 with the usage", () => {
         assert.match(run.stderr, message);
         assert.match(run.stderr, /tah convert CHECKPOINT_DIR --out OUT/);
     }
+});
+
+test("trace: --threads beyond the engine's cap of 256 is a usage mistake", () => {
+    const run = tah(["trace", "--model", checkpoint, "--tokens", "1", "--threads", "40000"]);
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /--threads must be an integer from 0 to 256, not "40000"/);
 });
 
 test("bad input and an occupied output exit 1 with the file and the problem", async () => {
@@ -96,9 +113,9 @@ test("Ctrl-C while quantizing stops the conversion and leaves nothing behind", a
     });
     const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
     assert.match(stdout, /quantizing the backbone/);
-    assert.equal(status, 1, stderr);
+    assert.equal(status, 130, stderr);
     assert.match(stderr, /interrupting/);
-    assert.match(stderr, /tah convert: interrupted; nothing was written to/);
+    assert.match(stderr, /tah convert: interrupted; nothing was written to .* \(aborted\)/);
     assert.equal(existsSync(out), false);
     assert.deepEqual(await siblings(out), []);
 });

@@ -10,8 +10,10 @@ import { after, before, test } from "node:test";
 import { TahContext } from "../../src/engine/evaluator/TahContext.js";
 import { greedy } from "../../src/engine/evaluator/sampling.js";
 import type { TokenRecord } from "../../src/engine/evaluator/tokenRecords.js";
+import { maxWaitingPerSequence } from "../../src/engine/evaluator/TahSequence.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
 import { runReference } from "../reference/runReference.js";
 import type { TahModel as ReferenceModel } from "../reference/tahModel.js";
 import { generateTinyTah } from "../support/tinyTah.js";
@@ -142,6 +144,33 @@ test("a prompt longer than the context is refused and the context stays usable",
         assert.equal(sequence.tokens.length, 0, "nothing of the refused prompt was evaluated");
         const ok = await sequence.prefill(textA, { ...full, threshold: 0.5 });
         assertMatchesReference(ok.records, textA, 0.5);
+    } finally {
+        await context.dispose();
+    }
+});
+
+test("requests wait for a sequence in turn: a cancelled one leaves the queue unrun, a superseded one ends aborted, one too many is busy", async () => {
+    const context = await createContext(1);
+    try {
+        const sequence = context.sequence(0);
+        const holder = sequence.generate(textA, { maxTokens: 4, sampling: greedy, threshold: 0.5, isStopToken: () => false });
+        await holder.next();  // the generator holds the sequence until it ends
+        const cancelled = new AbortController();
+        const waiting = [sequence.evaluate(textB, { threshold: 0.5, signal: cancelled.signal })];
+        for (let index = 1; index < maxWaitingPerSequence; index++)
+            waiting.push(sequence.evaluate([], { threshold: 0.5 }));
+        await assert.rejects(sequence.evaluate([], { threshold: 0.5 }), (error: unknown) => engineErrorCodeOf(error) === "busy");
+        cancelled.abort();
+        await assert.rejects(waiting[0], (error: unknown) => engineErrorCodeOf(error) === "aborted");
+        const superseding = sequence.generate(textC, { maxTokens: 1, sampling: greedy, threshold: 0.5, supersedesWaiting: true });
+        const newest = superseding.next();
+        for (const request of waiting.slice(1))
+            await assert.rejects(request, (error: unknown) => engineErrorCodeOf(error) === "aborted");
+        for await (const token of holder)
+            assert.equal(typeof token.token, "number");
+        await newest;
+        assert.equal((await superseding.next()).done, true);
+        assert.deepEqual(sequence.tokens, textC, "the cancelled request never ran; the newest did");
     } finally {
         await context.dispose();
     }

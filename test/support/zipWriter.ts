@@ -8,6 +8,8 @@ import { crc32 } from "node:zlib";
 export interface ZipEntry {
     readonly name: string;
     readonly data: Uint8Array;
+    /** When given, `data` is a raw deflate stream of `size` bytes whose CRC-32 is `crc` (hostile-input tests). */
+    readonly deflated?: { readonly size: number; readonly crc: number };
 }
 
 const alignment = 64;
@@ -21,7 +23,9 @@ export function zipBytes(entries: readonly ZipEntry[]): Buffer {
     let offset = 0;
     for (const entry of entries) {
         const name = Buffer.from(entry.name, "utf8");
-        const crc = crc32(entry.data);
+        const crc = entry.deflated?.crc ?? crc32(entry.data);
+        const method = entry.deflated === undefined ? 0 : 8;
+        const size = entry.deflated?.size ?? entry.data.byteLength;
         const headerEnd = offset + 30 + name.length + 4;
         const pad = (alignment - (headerEnd % alignment)) % alignment;
         const extra = Buffer.alloc(4 + pad, "Z");
@@ -31,12 +35,12 @@ export function zipBytes(entries: readonly ZipEntry[]): Buffer {
         local.writeUInt32LE(0x04034b50, 0);
         local.writeUInt16LE(20, 4);
         local.writeUInt16LE(0, 6);
-        local.writeUInt16LE(0, 8);
+        local.writeUInt16LE(method, 8);
         local.writeUInt16LE(dosTime, 10);
         local.writeUInt16LE(dosDate, 12);
         local.writeUInt32LE(crc, 14);
         local.writeUInt32LE(entry.data.byteLength, 18);
-        local.writeUInt32LE(entry.data.byteLength, 22);
+        local.writeUInt32LE(size, 22);
         local.writeUInt16LE(name.length, 26);
         local.writeUInt16LE(extra.length, 28);
         const record = Buffer.alloc(46);
@@ -44,12 +48,12 @@ export function zipBytes(entries: readonly ZipEntry[]): Buffer {
         record.writeUInt16LE(20, 4);
         record.writeUInt16LE(20, 6);
         record.writeUInt16LE(0, 8);
-        record.writeUInt16LE(0, 10);
+        record.writeUInt16LE(method, 10);
         record.writeUInt16LE(dosTime, 12);
         record.writeUInt16LE(dosDate, 14);
         record.writeUInt32LE(crc, 16);
         record.writeUInt32LE(entry.data.byteLength, 20);
-        record.writeUInt32LE(entry.data.byteLength, 24);
+        record.writeUInt32LE(size, 24);
         record.writeUInt16LE(name.length, 28);
         record.writeUInt32LE(offset, 42);
         central.push(record, name);

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionAborted, ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { convertCheckpoint, type ConvertOptions, type ConvertResult } from "../../src/convert/convertCheckpoint.js";
 import { encodeBfloat16 } from "../../src/gguf/floatEncoding.js";
 import { GgmlType } from "../../src/gguf/ggufTypes.js";
@@ -72,7 +72,7 @@ async function assertNothingLeft(out: string): Promise<void> {
 async function assertConversionFails(dir: string, file: string, pattern: RegExp, options: Partial<ConvertOptions> = {}): Promise<void> {
     const out = outPath();
     await assert.rejects(convert(dir, out, options), (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.includes(file), `the message names ${file}: ${error.message}`);
         assert.match(error.message, pattern);
         return true;
@@ -279,6 +279,20 @@ describe("convertCheckpoint: bad input", () => {
         await editJson(path.join(decider, "tah_config.json"), (json) => ({ ...json, iter_decider: "IterLabelDecider" }));
         await assertConversionFails(decider, path.join(decider, "iter_decider.bin"), /only MLPIterDecider is supported/);
     });
+
+    it("refuses sizes beyond sane bounds before anything is sized by them", async () => {
+        for (const [key, value] of [["vocab_size", 2_000_000_000], ["num_hidden_layers", 1_000_000_000], ["hidden_size", 1e9]] as const) {
+            const dir = await checkpoint();
+            await editJson(path.join(dir, "config.json"), (json) => ({ ...json, [key]: value }));
+            await assertConversionFails(dir, path.join(dir, "config.json"), new RegExp(`${key}: Too big`));
+        }
+        const blocks = await checkpoint();
+        await editJson(path.join(blocks, "tah_config.json"), (json) => ({ ...json, iter_decider_kwargs: { ...(json.iter_decider_kwargs as object), hidden_dims: new Array<number>(100).fill(32) } }));
+        await assertConversionFails(blocks, path.join(blocks, "tah_config.json"), /hidden_dims: Too big/);
+        const threshold = await checkpoint();
+        await editJson(path.join(threshold, "tah_config.json"), (json) => ({ ...json, iter_decider_kwargs: { ...(json.iter_decider_kwargs as object), threshold: 7 } }));
+        await assertConversionFails(threshold, path.join(threshold, "tah_config.json"), /threshold: Too big/);
+    });
 });
 
 describe("convertCheckpoint: the output folder", () => {
@@ -312,7 +326,7 @@ describe("convertCheckpoint: the output folder", () => {
                 if (progress.stage === "backbone" && (progress.fraction ?? 0) > 0.2)
                     controller.abort();
             },
-        }), (error: unknown) => error instanceof ConversionAborted && /interrupted; nothing was written/.test(error.message));
+        }), (error: unknown) => error instanceof EngineError && error.code === "aborted" && /interrupted; nothing was written/.test(error.message));
         await assertNothingLeft(out);
     });
 

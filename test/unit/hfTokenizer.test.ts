@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { TokenType, convertTokenizer, type TokenizerSources } from "../../src/convert/hfTokenizer.js";
 import type { GgufMetadataValue } from "../../src/gguf/ggufTypes.js";
 import { writeTokenizerFiles } from "../support/hfTokenizerWriter.js";
@@ -99,7 +99,7 @@ describe("convertTokenizer", () => {
         const tokenizerFile = path.join(at, "tokenizer.json");
         const assertRefused = async (pattern: RegExp, overrides: Partial<TokenizerSources> = {}): Promise<void> => {
             await assert.rejects(convertTokenizer(sources(at, overrides)), (error: unknown) => {
-                assert.ok(error instanceof ConversionError);
+                assert.ok(error instanceof EngineError && error.code === "modelFile");
                 assert.match(error.message, pattern);
                 return true;
             });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { PickleDict, PickleTuple, unpickle, type PickleValue } from "../../src/convert/restrictedUnpickler.js";
 import { TorchDtype, TorchStorage, TorchTensor, torchUnpicklerOptions } from "../../src/convert/torchPickleGlobals.js";
 import {
@@ -26,7 +26,7 @@ function readBytes(bytes: number[]): PickleValue {
 
 function assertRefused(action: () => unknown, ...patterns: RegExp[]): void {
     assert.throws(action, (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.startsWith(`${file}: `), `names the file: ${error.message}`);
         for (const pattern of patterns)
             assert.match(error.message, pattern);
@@ -141,5 +141,19 @@ describe("restricted unpickler: refusals", () => {
         assertRefused(() => read(tensor([storage("0", 4), 0, new PyTuple([4]), new PyTuple([1]), false, new PyDict([["hook", 1]])])), /backward hooks must be empty/);
         assertRefused(() => read(tensor([storage("0", 4), 0, new PyTuple([4]), new PyTuple([1, 1]), false, hooks])), /differ in length/);
         assertRefused(() => read(new PyPersistent(new PyTuple(["module", "os"]))), /expected \('storage'/);
+    });
+
+    it("bounds its memo, stack, lists and MARK nesting with a clear error instead of a RangeError", () => {
+        // EMPTY_LIST MARK (NONE × n) APPENDS STOP: 500k items once made V8's spread of arguments throw a RangeError
+        const appends = (count: number): Uint8Array => Uint8Array.from([0x80, 2, 0x5d, 0x28, ...new Uint8Array(count).fill(0x4e), 0x65, 0x2e]);
+        const list = unpickle(appends(500_000), torchUnpicklerOptions(file, new Map()));
+        assert.ok(Array.isArray(list) && list.length === 500_000);
+        assertRefused(() => unpickle(appends(2_000_000), torchUnpicklerOptions(file, new Map())), /more than \d+ values on its stack/);
+        // NONE MEMOIZE × 20M: a Map holds at most 2^24 entries
+        const memoize = new Uint8Array(3 + 20_000_000 + 1).fill(0x94);
+        memoize.set([0x80, 4, 0x4e], 0);
+        memoize[memoize.length - 1] = 0x2e;
+        assertRefused(() => unpickle(memoize, torchUnpicklerOptions(file, new Map())), /more than \d+ memo entries/);
+        assertRefused(() => readBytes([0x80, 2, ...new Array<number>(2000).fill(0x28), 0x2e]), /nests more than 1024 MARKs/);
     });
 });

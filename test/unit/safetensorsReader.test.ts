@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promi
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { decodeFloats } from "../../src/convert/floatData.js";
 import { readSafetensorsCheckpoint, readSafetensorsHeader, tensorChunks, type SafetensorsTensor } from "../../src/convert/safetensors.js";
 import { safetensorsBytes, writeSafetensors, writeShardedSafetensors, type SafetensorsTensorSpec } from "../support/safetensorsWriter.js";
@@ -40,7 +40,7 @@ async function folder(name: string): Promise<string> {
 
 async function assertRefused(promise: Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
     await assert.rejects(promise, (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.includes(file), `names ${file}: ${error.message}`);
         assert.match(error.message, pattern);
         return true;
@@ -120,6 +120,18 @@ describe("safetensors reader", () => {
         huge.writeBigUInt64LE(2n ** 40n);
         await writeFile(file, huge);
         await assertRefused(readSafetensorsHeader(file), file, /over the format's 100 MB limit/);
+    });
+
+    it("refuses tensors that share bytes of the file", async () => {
+        const file = path.join(await folder("overlap"), "x.safetensors");
+        const header = Buffer.from(JSON.stringify({
+            a: { dtype: "F32", shape: [4], data_offsets: [0, 16] },
+            b: { dtype: "F32", shape: [4], data_offsets: [8, 24] },
+        }));
+        const length = Buffer.alloc(8);
+        length.writeBigUInt64LE(BigInt(header.length));
+        await writeFile(file, Buffer.concat([length, header, Buffer.alloc(24)]));
+        await assertRefused(readSafetensorsHeader(file), file, /tensors "a" and "b" overlap in the file/);
     });
 
     it("says what is missing when there are no safetensors weights", async () => {

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ConversionError } from "../../src/convert/conversionError.js";
+import { EngineError } from "../../src/engine/protocol/engineError.js";
 import { PickleDict } from "../../src/convert/restrictedUnpickler.js";
 import { loadTorchFile } from "../../src/convert/torchLoad.js";
 import { TorchTensor } from "../../src/convert/torchPickleGlobals.js";
@@ -28,8 +28,8 @@ function ramp(count: number, scale = 0.37): Float32Array {
 }
 
 async function assertRefused(file: string, ...patterns: RegExp[]): Promise<void> {
-    await assert.rejects(loadTorchFile(file), (error: unknown) => {
-        assert.ok(error instanceof ConversionError, `a ConversionError, not ${String(error)}`);
+    await assert.rejects(loadTorchFile(file, 1 << 20), (error: unknown) => {
+        assert.ok(error instanceof EngineError && error.code === "modelFile", `a modelFile EngineError, not ${String(error)}`);
         assert.ok(error.message.includes(file), `names the file: ${error.message}`);
         for (const pattern of patterns)
             assert.match(error.message, pattern);
@@ -59,7 +59,7 @@ describe("loadTorchFile", () => {
             ["row", save.view(shared, [4], { offset: 8 })],
             ["scalar", save.tensor("bfloat16", [], Float32Array.of(0.9))],
         ]), "iter_decider");
-        const loaded = await loadTorchFile(file);
+        const loaded = await loadTorchFile(file, 1 << 20);
         const values = (key: string): Float32Array => loaded.values(tensorAt(loaded.root, key), key);
         assert.deepEqual(values("f32"), ramp(12));
         assert.deepEqual(values("bf16"), storedAs("BF16", ramp(5, 0.123)));
@@ -96,7 +96,7 @@ describe("loadTorchFile", () => {
         const file = path.join(dir, "double.bin");
         const save = new TorchSave();
         await save.write(file, new PyDict([["w", save.tensor("float64", [2], new Uint8Array(16))]]));
-        const loaded = await loadTorchFile(file);
+        const loaded = await loadTorchFile(file, 1 << 20);
         assert.throws(() => loaded.values(tensorAt(loaded.root, "w"), "state_dict entry \"w\""), /state_dict entry "w" has dtype float64; the converter reads float32, float16 and bfloat16/);
     });
 
@@ -121,12 +121,25 @@ describe("loadTorchFile", () => {
         await assertRefused(missing, /record archive\/data\/0 is missing/);
         const short = path.join(dir, "short-storage.bin");
         await writeZip(short, entries.map((entry) => (entry.name.endsWith("data/0") ? { ...entry, data: entry.data.subarray(0, 8) } : entry)));
-        await assertRefused(short, /storage 0 has 8 bytes, its 4 float32 elements need 16/);
+        await assertRefused(short, /storage 0 has 8 bytes in the archive, its 4 float32 elements need 16/);
         const bigEndian = path.join(dir, "big-endian.bin");
         await writeZip(bigEndian, entries.map((entry) => (entry.name.endsWith("byteorder") ? { ...entry, data: Buffer.from("big") } : entry)));
         await assertRefused(bigEndian, /big-endian/);
         const truncated = path.join(dir, "truncated.bin");
         await writeFile(truncated, zipBytes(entries).subarray(0, 200));
         await assertRefused(truncated, /zip archive/);
+    });
+
+    it("refuses views that repeat elements (stride 0) and storages beyond the caller's bound, before reading them", async () => {
+        const save = new TorchSave();
+        const small = new TorchStorageSpec("float32", ramp(4));
+        const repeated = path.join(dir, "stride0.bin");
+        await save.write(repeated, new PyDict([["w", save.view(small, [1_000_000, 4], { stride: [0, 1] })]]));
+        await assertRefused(repeated, /4000000 elements, more than .* holds \(4\); views that repeat elements are refused/);
+
+        const large = path.join(dir, "large.bin");
+        await save.write(large, new PyDict([["a", save.tensor("float32", [100_000], ramp(100_000))], ["b", save.tensor("float32", [100_000], ramp(100_000))]]));
+        await assert.rejects(loadTorchFile(large, 500_000), /storages hold more than the 500000 bytes its expected tensors need/);
+        assert.equal((await loadTorchFile(large, 800_000)).values(tensorAt((await loadTorchFile(large, 800_000)).root, "a"), "a").length, 100_000);
     });
 });

@@ -1,5 +1,6 @@
 import type { TahModel } from "../model/TahModel.js";
 import type { AddonTahContext } from "../native/tahBindings.js";
+import { EngineError } from "../protocol/engineError.js";
 import { TahSequence } from "./TahSequence.js";
 
 export interface TahContextOptions {
@@ -17,13 +18,6 @@ export interface TahContextOptions {
 }
 
 const ggmlTypeIds = { f32: 0, f16: 1 } as const;
-
-export class AbortedError extends Error {
-    constructor() {
-        super("aborted");
-        this.name = "AbortError";
-    }
-}
 
 interface RunningStep {
     signal: AbortSignal | undefined;
@@ -80,9 +74,9 @@ export class TahContext {
     schedule<T>(signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
         const run = async (): Promise<T> => {
             if (this.disposed)
-                throw new Error("the context is disposed");
-            if (signal?.aborted)
-                throw new AbortedError();
+                throw new EngineError("aborted", "the model was unloaded");
+            if (signal?.aborted === true)
+                throw new EngineError("aborted", "aborted");
             const running: RunningStep = { signal };
             this.running = running;
             const onAbort = (): void => {
@@ -94,7 +88,7 @@ export class TahContext {
                 return await step();
             } catch (error) {
                 if (signal?.aborted)
-                    throw new AbortedError();
+                    throw new EngineError("aborted", "aborted", { cause: error });
                 throw error;
             } finally {
                 signal?.removeEventListener("abort", onAbort);

@@ -1,4 +1,5 @@
 import type { NativeSampling } from "../native/tahBindings.js";
+import { EngineError } from "../protocol/engineError.js";
 import type { TahContext } from "./TahContext.js";
 import type { SamplingOptions } from "./sampling.js";
 import { recordsOf, type TokenRecord } from "./tokenRecords.js";
@@ -12,6 +13,8 @@ export interface EvaluateOptions {
     recordFrom?: number;
     /** Draw the token that follows the last one. */
     sample?: SamplingOptions;
+    /** Positions kept of what the sequence holds before the tokens are appended (default: all of them). */
+    keep?: number;
     signal?: AbortSignal;
 }
 
@@ -53,6 +56,8 @@ export interface GenerateOptions {
     isDone?: (generatedText: string) => boolean;
     /** Render special tokens (such as <think>) in the streamed text. */
     renderSpecialTokens?: boolean;
+    /** Requests still waiting for the sequence end `aborted` when this one arrives (a newer keystroke's completion). */
+    supersedesWaiting?: boolean;
     signal?: AbortSignal;
 }
 
@@ -77,8 +82,13 @@ export interface GenerationSummary {
     promptRecords: TokenRecord[];
 }
 
-/** A request that does not fit the context; nothing of it was evaluated. */
-export class ContextFullError extends Error {}
+/** Requests that may wait for a sequence while another one uses it; one more is refused as `busy`. */
+export const maxWaitingPerSequence = 8;
+
+interface Waiter {
+    start: () => void;
+    fail: (error: EngineError) => void;
+}
 
 const emptyTimings = (): StepTimings => ({ depth0Ms: 0, deciderMs: 0, selectMs: 0, loraMs: 0, depth1Ms: 0, sampleMs: 0, wallMs: 0 });
 
@@ -102,6 +112,8 @@ function commonPrefixLength(a: readonly number[], b: readonly number[]): number 
 export class TahSequence {
     private evaluated: number[] = [];
     private thresholdInCache: number | undefined;
+    private inUse = false;
+    private readonly waiting: Waiter[] = [];
 
     constructor(private readonly context: TahContext, readonly index: number) {}
 
@@ -114,36 +126,116 @@ export class TahSequence {
         return options.threshold ?? this.context.model.defaultThreshold;
     }
 
-    /** Forgets every position from `length` on, at both depths. */
-    async truncate(length: number): Promise<void> {
-        if (length >= this.evaluated.length)
-            return;
-        await this.context.schedule(undefined, () => {
-            this.context.native.removeFrom(this.index, length);
-            this.evaluated.length = length;
-            return Promise.resolve();
+    /**
+     * Waits until the sequence is this request's alone and returns the function that hands it on. A request holds
+     * the sequence from its first look at the cache to its last token, so what it reuses is what the cache holds;
+     * one that is cancelled while it waits leaves the queue at once, and nothing of it runs.
+     */
+    private acquire(signal: AbortSignal | undefined, supersedesWaiting: boolean): Promise<() => void> {
+        if (signal?.aborted === true)
+            return Promise.reject(new EngineError("aborted", "aborted"));
+        if (supersedesWaiting)
+            for (const waiter of this.waiting.splice(0))
+                waiter.fail(new EngineError("aborted", "superseded by a newer request"));
+        let released = false;
+        const release = (): void => {
+            if (released)
+                return;
+            released = true;
+            const next = this.waiting.shift();
+            if (next === undefined)
+                this.inUse = false;
+            else
+                next.start();
+        };
+        if (!this.inUse) {
+            this.inUse = true;
+            return Promise.resolve(release);
+        }
+        if (this.waiting.length >= maxWaitingPerSequence)
+            return Promise.reject(new EngineError("busy", `${maxWaitingPerSequence} requests already wait for this sequence; try again when they are done`));
+        return new Promise((resolve, reject) => {
+            const onAbort = (): void => {
+                const at = this.waiting.indexOf(waiter);
+                if (at >= 0)
+                    this.waiting.splice(at, 1);
+                reject(new EngineError("aborted", "aborted"));
+            };
+            const waiter: Waiter = {
+                start: () => {
+                    signal?.removeEventListener("abort", onAbort);
+                    resolve(release);
+                },
+                fail: (error) => {
+                    signal?.removeEventListener("abort", onAbort);
+                    reject(error);
+                }
+            };
+            signal?.addEventListener("abort", onAbort, { once: true });
+            this.waiting.push(waiter);
         });
     }
 
+    private async exclusively<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+        const release = await this.acquire(signal, false);
+        try {
+            return await work();
+        } finally {
+            release();
+        }
+    }
+
+    /** Forgets every position from `length` on, at both depths. */
+    truncate(length: number): Promise<void> {
+        return this.exclusively(undefined, () => this.evaluateHeld([], { keep: length }).then(() => undefined));
+    }
+
     /** Appends tokens (prefilled in chunks of the batch size) and returns their records. */
-    async evaluate(tokens: readonly number[], options: EvaluateOptions = {}): Promise<EvaluateResult> {
+    evaluate(tokens: readonly number[], options: EvaluateOptions = {}): Promise<EvaluateResult> {
+        return this.exclusively(options.signal, () => this.evaluateHeld(tokens, options));
+    }
+
+    /**
+     * Makes the sequence hold exactly `prompt`, reusing the KV of the longest common prefix with what it holds.
+     * The last prompt token is always evaluated (its logits are what the next token is drawn from).
+     */
+    prefill(prompt: readonly number[], options: EvaluateOptions = {}): Promise<PrefillResult> {
+        return this.exclusively(options.signal, () => this.prefillHeld(prompt, options));
+    }
+
+    /** evaluate, by the request that holds the sequence. */
+    private async evaluateHeld(tokens: readonly number[], options: EvaluateOptions): Promise<EvaluateResult> {
         const threshold = this.thresholdOf(options);
-        if (this.thresholdInCache !== undefined && this.thresholdInCache !== threshold && this.evaluated.length > 0)
-            throw new Error("the cached tokens were evaluated with another threshold; truncate first");
+        const keep = Math.min(options.keep ?? this.evaluated.length, this.evaluated.length);
+        const evaluates = tokens.length > 0 || options.sample !== undefined;
+        if (evaluates && this.thresholdInCache !== undefined && this.thresholdInCache !== threshold && keep > 0)
+            throw new Error("the cached tokens were evaluated with another threshold; keep none of them");
         const { batchSize, contextSize } = this.context.options;
-        if (this.evaluated.length + tokens.length > contextSize)
-            throw new ContextFullError(`the context is full: ${this.evaluated.length} tokens held and ${tokens.length} more do not fit the context of ${contextSize} tokens`);
+        if (keep + tokens.length > contextSize)
+            throw new EngineError("contextFull", `the context is full: ${keep} tokens held and ${tokens.length} more do not fit the context of ${contextSize} tokens`);
         const isTah = this.context.model.kind === "tah";
         const recordFrom = Math.max(0, Math.min(options.recordFrom ?? 0, tokens.length));
         const result: EvaluateResult = { records: [], iterated: 0, timings: emptyTimings() };
+        // the cache is trimmed in the same native step that appends the first chunk: a request cancelled before it
+        // runs leaves the sequence exactly as it was
+        let trim = keep < this.evaluated.length;
 
-        for (let start = 0; start < tokens.length || (start === 0 && options.sample !== undefined); start += batchSize) {
+        for (let start = 0; start < tokens.length || (start === 0 && (options.sample !== undefined || trim)); start += batchSize) {
             const chunk = tokens.slice(start, start + batchSize);
             const last = start + batchSize >= tokens.length;
             const sample: NativeSampling | undefined = last ? options.sample : undefined;
             const began = performance.now();
             const step = await this.context.schedule(options.signal, async () => {
+                if (trim) {
+                    this.context.native.removeFrom(this.index, keep);
+                    this.evaluated.length = keep;
+                    if (keep === 0)
+                        this.thresholdInCache = undefined;
+                    trim = false;
+                }
                 const startPosition = this.evaluated.length;
+                if (!evaluates)
+                    return { native: undefined, startPosition };
                 const native = await this.context.native.evaluate(this.index, Uint32Array.from(chunk), {
                     threshold,
                     recordTopN: options.recordTopN ?? 5,
@@ -154,6 +246,8 @@ export class TahSequence {
                 this.thresholdInCache = threshold;
                 return { native, startPosition };
             });
+            if (step.native === undefined)
+                break;
             result.records.push(...recordsOf(step.native, chunk, step.startPosition, isTah));
             result.iterated += step.native.iteratedCount;
             addTimings(result.timings, {
@@ -173,34 +267,54 @@ export class TahSequence {
         return result;
     }
 
-    /**
-     * Makes the sequence hold exactly `prompt`, reusing the KV of the longest common prefix with what it holds.
-     * The last prompt token is always evaluated (its logits are what the next token is drawn from).
-     */
-    async prefill(prompt: readonly number[], options: EvaluateOptions = {}): Promise<PrefillResult> {
+    /** prefill, by the request that holds the sequence: nothing else changes the cache between reading and trimming it. */
+    private async prefillHeld(prompt: readonly number[], options: EvaluateOptions): Promise<PrefillResult> {
         if (prompt.length === 0)
             throw new Error("an empty prompt");
         const threshold = this.thresholdOf(options);
         const sameThreshold = this.thresholdInCache === undefined || this.thresholdInCache === threshold;
         const reused = sameThreshold ? Math.min(commonPrefixLength(this.evaluated, prompt), prompt.length - 1) : 0;
-        await this.truncate(reused);
-        if (reused === 0)
-            this.thresholdInCache = undefined;
-        const result = await this.evaluate(prompt.slice(reused), {
+        const result = await this.evaluateHeld(prompt.slice(reused), {
             ...options,
             threshold,
+            keep: reused,
             recordFrom: Math.max(0, (options.recordFrom ?? 0) - reused)
         });
         return { ...result, reused };
     }
 
+    /** generate, with each token handed to `onToken`; resolves with the summary once generation ends. */
+    async generateEach(prompt: readonly number[], options: GenerateOptions, onToken: (token: GeneratedToken) => void): Promise<GenerationSummary> {
+        const generator = this.generate(prompt, options);
+        for (let step = await generator.next(); ; step = await generator.next()) {
+            if (step.done === true)
+                return step.value;
+            try {
+                onToken(step.value);
+            } catch (error) {
+                // lets the generator hand the sequence on before the error goes up
+                await generator.throw(error);
+                throw error;
+            }
+        }
+    }
+
     /** Prefills the prompt, then draws up to maxTokens tokens, yielding each with the record that produced it. */
     async *generate(prompt: readonly number[], options: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationSummary> {
+        const common = { threshold: options.threshold, recordTopN: options.recordTopN ?? 5, sample: options.sampling, signal: options.signal };
+        const release = await this.acquire(options.signal, options.supersedesWaiting ?? false);
+        try {
+            return yield* this.generateHeld(prompt, options, common);
+        } finally {
+            release();
+        }
+    }
+
+    private async *generateHeld(prompt: readonly number[], options: GenerateOptions, common: EvaluateOptions): AsyncGenerator<GeneratedToken, GenerationSummary> {
         const model = this.context.model;
         const isStop = options.isStopToken ?? ((token: number) => model.isEndOfGeneration(token));
-        const common = { threshold: options.threshold, recordTopN: options.recordTopN ?? 5, sample: options.sampling, signal: options.signal };
         const prefillStart = performance.now();
-        const prefill = await this.prefill(prompt, { ...common, recordFrom: options.promptRecordsFrom ?? prompt.length - 1 });
+        const prefill = await this.prefillHeld(prompt, { ...common, recordFrom: options.promptRecordsFrom ?? prompt.length - 1 });
         const summary: GenerationSummary = {
             stopReason: "maxTokens",
             promptTokens: prompt.length,
@@ -241,7 +355,7 @@ export class TahSequence {
                 summary.stopReason = "deadline";
                 break;
             }
-            const step = await this.evaluate([next], common);
+            const step = await this.evaluateHeld([next], common);
             predictor = step.records[0]!;
             next = step.nextToken!;
         }

@@ -1,19 +1,28 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { realpathSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { EngineError } from "../protocol/engineError.js";
+import { readHeadSync, readRegularFileSync, resolveInsideSync } from "./safeFiles.js";
 
-/** A model the user pointed at, with a message that says what is wrong and how to fix it. */
-export class ModelFileError extends Error {}
+/**
+ * A modelFile EngineError under the name TahModel.ts (the native side's file) still throws; it goes once that file
+ * throws EngineError("modelFile", …) itself.
+ */
+export class ModelFileError extends EngineError {
+    constructor(message: string, options?: { cause?: unknown }) {
+        super("modelFile", message, options);
+    }
+}
 
 export const tahManifestName = "tah-model.json";
 
 const manifestSchema = z.object({
     format: z.literal("tah-copilot-model"),
     version: z.literal(1),
-    name: z.string().optional(),
-    backbone: z.string(),
-    lora: z.string(),
-    decider: z.string(),
+    name: z.string().max(256).optional(),
+    backbone: z.string().min(1).max(4096),
+    lora: z.string().min(1).max(4096),
+    decider: z.string().min(1).max(4096),
     source: z.record(z.string(), z.unknown()).optional()
 });
 
@@ -24,64 +33,73 @@ export type ModelFiles =
     | { kind: "plain"; name: string; backbone: string };
 
 const ggufMagic = "GGUF";
+/** A manifest is a few hundred bytes; anything near this is not one. */
+const maxManifestBytes = 1 << 20;
 
-function checkGguf(file: string, role: string): void {
-    if (!existsSync(file) || !statSync(file).isFile())
-        throw new ModelFileError(`the ${role} file ${file} does not exist`);
-    const size = statSync(file).size;
-    if (size < 24)
-        throw new ModelFileError(`the ${role} file ${file} is too short to be a GGUF file (${size} bytes)`);
-    const head = Buffer.alloc(4);
-    const fd = openSync(file, "r");
+function checkGguf(file: string, role: string, folder: string): void {
+    if (statOrUndefined(file) === undefined)
+        throw new EngineError("modelFile", `the ${role} file ${file} does not exist`);
+    const opened = readHeadSync(file, 4, { inside: folder });
+    if (opened.size < 24)
+        throw new EngineError("modelFile", `the ${role} file ${file} is too short to be a GGUF file (${opened.size} bytes)`);
+    if (opened.head.toString("latin1") !== ggufMagic)
+        throw new EngineError("modelFile", `the ${role} file ${file} is not a GGUF file`);
+}
+
+function statOrUndefined(file: string): Stats | undefined {
     try {
-        readSync(fd, head, 0, 4, 0);
-    } finally {
-        closeSync(fd);
+        return statSync(file);
+    } catch {
+        return undefined;
     }
-    if (head.toString("latin1") !== ggufMagic)
-        throw new ModelFileError(`the ${role} file ${file} is not a GGUF file`);
 }
 
 /** The folder that holds a TaH model's manifest, if the path names one (the folder, or its manifest). */
-function tahFolderOf(modelPath: string): string | undefined {
+function tahFolderOf(modelPath: string, stats: Stats): string | undefined {
     if (path.basename(modelPath) === tahManifestName)
         return path.dirname(modelPath);
-    if (existsSync(modelPath) && statSync(modelPath).isDirectory())
-        return modelPath;
-    return undefined;
+    return stats.isDirectory() ? modelPath : undefined;
 }
 
-/** Resolves what the user pointed at: a TaH model folder (or its tah-model.json) or a plain .gguf file. */
+/**
+ * Resolves what the user pointed at: a TaH model folder (or its tah-model.json) or a plain .gguf file. The path
+ * the user chose may be a link; the files a manifest names must be regular files inside the model's real folder.
+ */
 export function resolveModelFiles(modelPath: string): ModelFiles {
-    const resolved = path.resolve(modelPath);
-    if (!existsSync(resolved))
-        throw new ModelFileError(`no model at ${resolved}: point tah.modelPath at a TaH model folder or a .gguf file`);
+    const given = path.resolve(modelPath);
+    const stats = statOrUndefined(given);
+    if (stats === undefined)
+        throw new EngineError("modelFile", `no model at ${given}: point tah.modelPath at a TaH model folder or a .gguf file`);
+    const resolved = realpathSync(given);
 
-    const folder = tahFolderOf(resolved);
+    const folder = tahFolderOf(resolved, stats);
     if (folder === undefined) {
-        checkGguf(resolved, "model");
+        checkGguf(resolved, "model", path.dirname(resolved));
         return { kind: "plain", name: path.basename(resolved, ".gguf"), backbone: resolved };
     }
 
     const manifestPath = path.join(folder, tahManifestName);
-    if (!existsSync(manifestPath))
-        throw new ModelFileError(`${folder} is a folder without ${tahManifestName}: convert a TaH checkpoint with \`tah convert\`, or pick a .gguf file`);
+    if (statOrUndefined(manifestPath) === undefined)
+        throw new EngineError("modelFile", `${folder} is a folder without ${tahManifestName}: convert a TaH checkpoint with \`tah convert\`, or pick a .gguf file`);
     let parsed: unknown;
     try {
-        parsed = JSON.parse(readFileSync(manifestPath, "utf8"));
+        parsed = JSON.parse(readRegularFileSync(manifestPath, { inside: folder, maxBytes: maxManifestBytes }).toString("utf8"));
     } catch (error) {
-        throw new ModelFileError(`${manifestPath} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+        if (error instanceof EngineError)
+            throw error;
+        throw new EngineError("modelFile", `${manifestPath} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
     }
     const manifest = manifestSchema.safeParse(parsed);
     if (!manifest.success)
-        throw new ModelFileError(`${manifestPath} is not a TaH model manifest: ${manifest.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`);
+        throw new EngineError("modelFile", `${manifestPath} is not a TaH model manifest: ${manifest.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ")}`);
 
     const inside = (file: string, role: string): string => {
         const full = path.resolve(folder, file);
-        if (path.relative(folder, full).startsWith(".."))
-            throw new ModelFileError(`${manifestPath}: the ${role} path leaves the model folder`);
-        checkGguf(full, role);
-        return full;
+        const relative = path.relative(folder, full);
+        if (relative === "" || relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative))
+            throw new EngineError("modelFile", `${manifestPath}: the ${role} path leaves the model folder`);
+        checkGguf(full, role, folder);
+        return resolveInsideSync(full, folder);
     };
     return {
         kind: "tah",

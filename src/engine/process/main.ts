@@ -2,15 +2,10 @@
  * The engine process: a Node child of the extension host, so that a native crash can never take the extension
  * host down. It answers typed requests (protocol/engineProtocol.ts) over the IPC channel of child_process.fork.
  */
-import { AbortedError } from "../evaluator/TahContext.js";
-import { ContextFullError } from "../evaluator/TahSequence.js";
-import { ModelFileError } from "../model/modelFiles.js";
-import { NativeBuildError } from "../native/loadPatchedLlama.js";
-import type { EngineErrorInfo } from "../protocol/engineError.js";
+import { toEngineError } from "../protocol/engineError.js";
 import type { EngineEvent, EngineMethod, EngineMethods, EngineToHost } from "../protocol/engineProtocol.js";
-import { ChatTooLongError } from "../prompts/chatPrompt.js";
-import { EngineService, NoModelError } from "../service/EngineService.js";
-import { hostMessageSchema, paramSchemas } from "./requestSchemas.js";
+import { EngineService } from "../service/EngineService.js";
+import { hostMessageSchema, isEngineMethod, paramSchemas } from "./requestSchemas.js";
 
 function send(message: EngineToHost): void {
     process.send?.(message);
@@ -18,21 +13,6 @@ function send(message: EngineToHost): void {
 
 const service = new EngineService((level, message) => send({ type: "log", level, message }));
 const active = new Map<number, AbortController>();
-
-function errorInfo(error: unknown): EngineErrorInfo {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof AbortedError || (error instanceof Error && error.name === "AbortError"))
-        return { code: "aborted", message: "aborted" };
-    if (error instanceof ModelFileError)
-        return { code: "modelFile", message };
-    if (error instanceof NativeBuildError)
-        return { code: "nativeBuild", message };
-    if (error instanceof NoModelError)
-        return { code: "noModel", message };
-    if (error instanceof ChatTooLongError || error instanceof ContextFullError || message.startsWith("the KV cache is full"))
-        return { code: "contextFull", message };
-    return { code: "internal", message };
-}
 
 const noToken = (): void => undefined;
 
@@ -53,7 +33,11 @@ const handlers: { [M in EngineMethod]: Handler<M> } = {
     status: () => Promise.resolve(service.status())
 };
 
-async function handleRequest(id: number, method: EngineMethod, rawParams: unknown): Promise<void> {
+async function handleRequest(id: number, method: string, rawParams: unknown): Promise<void> {
+    if (!isEngineMethod(method)) {
+        send({ type: "error", id, error: { code: "invalidRequest", message: `unknown method "${method.slice(0, 64)}"` } });
+        return;
+    }
     const parsed = paramSchemas[method].safeParse(rawParams);
     if (!parsed.success) {
         send({ type: "error", id, error: { code: "invalidRequest", message: `invalid ${method} request: ${parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}` } });
@@ -66,10 +50,11 @@ async function handleRequest(id: number, method: EngineMethod, rawParams: unknow
         const result = await handler(parsed.data as never, (event) => send({ type: "event", id, event }), controller.signal);
         send({ type: "response", id, result });
     } catch (error) {
-        const info = errorInfo(error);
-        if (info.code === "internal")
+        const engineError = toEngineError(error);
+        // a bug: the stack goes to the log, the user reads one line
+        if (engineError.code === "internal")
             send({ type: "log", level: "error", message: `${method} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}` });
-        send({ type: "error", id, error: info });
+        send({ type: "error", id, error: { code: engineError.code, message: engineError.message.split("\n", 1)[0] } });
     } finally {
         active.delete(id);
     }

@@ -3,11 +3,13 @@ import type { EngineMethod } from "../protocol/engineProtocol.js";
 
 /** Bounds on what a request may ask for: a request beyond them is refused, not attempted. */
 const maxTextChars = 2_000_000;
+/** The most threads the engine runs on (the CLI refuses more too). */
+export const maxThreads = 256;
 
 const settings = z.object({
     modelPath: z.string().min(1).max(4096),
     gpu: z.enum(["auto", "cpu", "vulkan", "cuda"]),
-    threads: z.number().int().min(0).max(256),
+    threads: z.number().int().min(0).max(maxThreads),
     contextSize: z.number().int().min(256).max(262_144),
     threshold: z.number().min(0).max(1).nullable()
 });
@@ -22,7 +24,9 @@ const complete = z.object({
 });
 
 const chat = z.object({
-    messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000),
+    // the whole conversation within the bound of one text: it is rendered and tokenized a few times to fit it
+    messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000)
+        .refine((messages) => messages.reduce((total, message) => total + message.content.length, 0) <= maxTextChars, `the messages together must be at most ${maxTextChars} characters`),
     maxTokens: z.number().int().min(1).max(32_768),
     enableThinking: z.boolean(),
     stream: z.boolean()
@@ -46,7 +50,12 @@ export const paramSchemas: Record<EngineMethod, z.ZodType> = {
     status: z.object({}).strict()
 };
 
+export function isEngineMethod(method: string): method is EngineMethod {
+    return Object.hasOwn(paramSchemas, method);
+}
+
+/** A request names any method: one the engine does not know still gets an answer (invalidRequest). */
 export const hostMessageSchema = z.discriminatedUnion("type", [
-    z.object({ type: z.literal("request"), id: z.number().int(), method: z.enum(["load", "complete", "chat", "analyze", "convert", "status"]), params: z.unknown() }),
+    z.object({ type: z.literal("request"), id: z.number().int(), method: z.string().max(4096), params: z.unknown() }),
     z.object({ type: z.literal("cancel"), id: z.number().int() })
 ]);

@@ -3,13 +3,16 @@ import type { TahModel } from "../model/TahModel.js";
 export interface CompletionPrompt {
     tokens: number[];
     mode: "fim" | "prefix";
-    /** Prefix/suffix tokens dropped to fit the budget. */
-    droppedPrefixTokens: number;
-    droppedSuffixTokens: number;
 }
 
 /** Share of the prompt budget the suffix may take when both sides do not fit. */
 const suffixShare = 0.25;
+
+/**
+ * Characters per token kept before tokenizing: code averages 3–4, so a side cut to this many characters per token of
+ * budget still fills the budget, while a 2-million-character prefix is not tokenized whole to keep its last tokens.
+ */
+export const charsPerTokenBound = 16;
 
 /**
  * Builds an inline-completion prompt: fill-in-the-middle (`<fim_prefix>prefix<fim_suffix>suffix<fim_middle>`)
@@ -17,14 +20,15 @@ const suffixShare = 0.25;
  * the start of the suffix when the budget is short.
  */
 export function buildCompletionPrompt(model: TahModel, prefix: string, suffix: string, budget: number): CompletionPrompt {
+    const maxChars = budget * charsPerTokenBound;
     const fim = model.fimTokens;
-    const prefixTokens = model.tokenize(prefix);
+    const prefixTokens = model.tokenize(prefix.slice(-maxChars));
     if (fim === undefined) {
         const keep = Math.max(1, Math.min(prefixTokens.length, budget));
-        return { tokens: prefixTokens.slice(prefixTokens.length - keep), mode: "prefix", droppedPrefixTokens: prefixTokens.length - keep, droppedSuffixTokens: 0 };
+        return { tokens: prefixTokens.slice(prefixTokens.length - keep), mode: "prefix" };
     }
 
-    const suffixTokens = model.tokenize(suffix);
+    const suffixTokens = model.tokenize(suffix.slice(0, maxChars));
     const room = Math.max(2, budget - 3);
     let suffixKeep = suffixTokens.length;
     let prefixKeep = prefixTokens.length;
@@ -39,8 +43,6 @@ export function buildCompletionPrompt(model: TahModel, prefix: string, suffix: s
             fim.suffix, ...suffixTokens.slice(0, suffixKeep),
             fim.middle
         ],
-        mode: "fim",
-        droppedPrefixTokens: prefixTokens.length - prefixKeep,
-        droppedSuffixTokens: suffixTokens.length - suffixKeep
+        mode: "fim"
     };
 }

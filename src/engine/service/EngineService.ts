@@ -1,18 +1,18 @@
 import { LlamaLogLevel } from "node-llama-cpp";
 import { TahContext } from "../evaluator/TahContext.js";
 import { greedy } from "../evaluator/sampling.js";
-import type { GenerationSummary, TahSequence } from "../evaluator/TahSequence.js";
+import type { GenerationSummary } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
+import { EngineError, engineErrorCodeOf } from "../protocol/engineError.js";
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
-import { buildCompletionPrompt } from "../prompts/completionPrompt.js";
+import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
 import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     ModelSummary, StatusResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
-import { ConversionError } from "../../convert/conversionError.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
 
 /**
@@ -32,12 +32,6 @@ const stageFraction: Record<ConvertStage, number> = { read: 0, backbone: 0.1, qu
 
 /** Sequences of the shared context: completions and chat side by side, and file analysis apart from both. */
 const sequenceOf = { completion: 0, chat: 1, analysis: 2 } as const;
-
-export class NoModelError extends Error {
-    constructor() {
-        super("no model is loaded");
-    }
-}
 
 interface Loaded {
     settings: EngineSettings;
@@ -71,7 +65,7 @@ export class EngineService {
 
     private require(): Loaded {
         if (this.loaded === undefined)
-            throw new NoModelError();
+            throw new EngineError("noModel", "no model is loaded");
         return this.loaded;
     }
 
@@ -79,13 +73,20 @@ export class EngineService {
         // one native binary per process: a different backend needs a new engine process
         if (this.patched !== undefined) {
             if (gpu !== "auto" && gpu !== this.patched.gpu)
-                throw new Error(`this engine process runs the ${this.patched.gpu} build; restart it to switch to ${gpu}`);
+                throw new EngineError("invalidRequest", `this engine process runs the ${this.patched.gpu} build; restart it to switch to ${gpu}`);
             return this.patched;
         }
-        this.patched = await loadPatchedLlama({
-            gpu: gpu,
-            logger: (level, message) => this.log(noisy.test(message) ? "debug" : logLevelOf(level), message.trimEnd())
-        });
+        try {
+            this.patched = await loadPatchedLlama({
+                gpu: gpu,
+                logger: (level, message) => this.log(noisy.test(message) ? "debug" : logLevelOf(level), message.trimEnd())
+            });
+        } catch (error) {
+            // whatever fails here without a more precise code of its own is a problem of the native build
+            if (engineErrorCodeOf(error) === "internal")
+                throw new EngineError("nativeBuild", error instanceof Error ? error.message : String(error), { cause: error });
+            throw error;
+        }
         return this.patched;
     }
 
@@ -158,24 +159,22 @@ export class EngineService {
 
         const tokens: TokenView[] = [];
         let text = "";
-        const generator = sequence.generate(prompt.tokens, {
+        const summary = await sequence.generateEach(prompt.tokens, {
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: greedy,
             threshold: this.threshold(loaded),
             maxDecodeMs: params.maxMs,
             isStopToken: (token) => model.isMarkupToken(token),
             isDone: (generated) => generated.split("\n").length > params.maxLines,
+            // the newest keystroke's completion is the one that counts: older ones still waiting are dropped
+            supersedesWaiting: true,
             signal
-        });
-        let step = await generator.next();
-        while (step.done !== true) {
-            text += step.value.text;
-            const view = tokenView(model, step.value.token, step.value.text, step.value.record);
+        }, (generated) => {
+            text += generated.text;
+            const view = tokenView(model, generated.token, generated.text, generated.record);
             tokens.push(view);
             onToken(view);
-            step = await generator.next();
-        }
-        const summary = step.value;
+        });
         this.account(summary);
         if (summary.stopReason === "done") {
             // the last token ran past the line limit: keep the text up to it
@@ -204,54 +203,49 @@ export class EngineService {
         const loaded = this.require();
         const { model, context } = loaded;
         const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize), params.enableThinking);
-        const sequence: TahSequence = context.sequence(sequenceOf.chat);
-        const generator = sequence.generate(prompt.tokens, {
+        let text = "";
+        const summary = await context.sequence(sequenceOf.chat).generateEach(prompt.tokens, {
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: { ...chatSampling, seed: Math.floor(Math.random() * 0xffffffff) },
             threshold: this.threshold(loaded),
             renderSpecialTokens: true,
             signal
+        }, (generated) => {
+            text += generated.text;
+            onToken(tokenView(model, generated.token, generated.text, generated.record));
         });
-        let text = "";
-        for (;;) {
-            const step = await generator.next();
-            if (step.done === true) {
-                this.account(step.value);
-                return {
-                    text,
-                    stopReason: step.value.stopReason,
-                    promptTokens: prompt.tokens.length,
-                    reusedTokens: step.value.reusedTokens,
-                    droppedMessages: prompt.droppedMessages,
-                    generatedTokens: step.value.generatedTokens,
-                    iteratedTokens: step.value.iteratedTokens,
-                    tokensPerSecond: step.value.decodeMs > 0 ? (step.value.generatedTokens / step.value.decodeMs) * 1000 : 0,
-                    stats: this.status().stats
-                };
-            }
-            text += step.value.text;
-            onToken(tokenView(model, step.value.token, step.value.text, step.value.record));
-        }
+        this.account(summary);
+        return {
+            text,
+            stopReason: summary.stopReason,
+            promptTokens: prompt.tokens.length,
+            reusedTokens: summary.reusedTokens,
+            droppedMessages: prompt.droppedMessages,
+            generatedTokens: summary.generatedTokens,
+            iteratedTokens: summary.iteratedTokens,
+            tokensPerSecond: summary.decodeMs > 0 ? (summary.generatedTokens / summary.decodeMs) * 1000 : 0,
+            stats: this.status().stats
+        };
     }
 
     async analyze(params: AnalyzeParams, signal: AbortSignal): Promise<AnalyzeResult> {
         const loaded = this.require();
         const { model, context } = loaded;
         const started = performance.now();
-        const all = model.tokenize(params.text);
+        // tokenize only what can fit: a token is rarely longer than this many characters
+        const text = params.text.slice(0, loaded.settings.contextSize * charsPerTokenBound);
+        const all = model.tokenize(text);
         const tokens = all.slice(0, loaded.settings.contextSize);
         if (tokens.length === 0)
             return { tokens: [], truncated: false, ms: 0 };
-        const sequence = context.sequence(sequenceOf.analysis);
-        await sequence.truncate(0);
-        const result = await sequence.evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, signal });
-        return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length, ms: performance.now() - started };
+        const result = await context.sequence(sequenceOf.analysis).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
+        return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length || text.length < params.text.length, ms: performance.now() - started };
     }
 
     /** Converts a TaH checkpoint (tah convert), with llama.cpp's quantizer from this process's native build. */
     async convert(params: ConvertParams, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<ConvertResultView> {
         if (!isOutputTypeName(params.type))
-            throw new ConversionError(`unknown type "${params.type}"`);
+            throw new EngineError("invalidRequest", `unknown type "${params.type}"`);
         const patched = await this.llamaFor(this.loaded?.settings.gpu ?? "cpu");
         const result = await convertCheckpoint({
             checkpointDir: params.checkpointDir,
