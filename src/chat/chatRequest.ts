@@ -3,8 +3,6 @@ import type { ChatMessage } from "../engine/protocol/engineProtocol.js";
 import type { Attachment, StoredMessage } from "./chatHistory.js";
 import { splitThinking } from "./thinking.js";
 
-export const defaultSystemPrompt = "You are a coding assistant in VS Code. Answer concisely, and put code in fenced code blocks with a language tag.";
-
 /** A Markdown code fence longer than any run of backticks in `text`, so the text cannot close it. */
 export function fenceFor(text: string): string {
     const longest = Math.max(0, ...Array.from(text.matchAll(/`+/g), (match) => match[0].length));

@@ -11,7 +11,7 @@ import type { HostMessage, MessageEnd } from "../../src/chat/protocol.js";
 import { CompletionPreviewPanel } from "../../src/completion/previewPanel.js";
 import { DifficultyStore } from "../../src/difficulty/DifficultyStore.js";
 import type { ChatParams, ChatResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
-import type { EngineState } from "../../src/engineClient/EngineClient.js";
+import type { EngineState } from "../../src/engineHost/EngineController.js";
 
 const extensionId = "tah-copilot.tah-copilot";
 
