@@ -3,14 +3,14 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
-import { ChatViewProvider } from "./chat/chatViewProvider.js";
+import { ChatViewProvider } from "./chat/ChatViewProvider.js";
 import { InlineCompletionService } from "./completion/InlineCompletionService.js";
-import { CompletionPreviewPanel } from "./completion/previewPanel.js";
-import { acceptedArguments, completionAcceptedCommand, TahInlineCompletionProvider } from "./completion/inlineCompletionProvider.js";
+import { CompletionPreviewPanel } from "./completion/CompletionPreviewPanel.js";
+import { acceptedArguments, completionAcceptedCommand, TahInlineCompletionProvider } from "./completion/TahInlineCompletionProvider.js";
 import { analyzeDifficulty } from "./difficulty/analyzeDifficulty.js";
-import { DifficultyHoverProvider } from "./difficulty/difficultyHoverProvider.js";
+import { DifficultyHoverProvider } from "./difficulty/DifficultyHoverProvider.js";
 import { DifficultyStore } from "./difficulty/DifficultyStore.js";
-import { HeatmapDecorations } from "./difficulty/heatmapDecorations.js";
+import { HeatmapDecorations } from "./difficulty/HeatmapDecorations.js";
 import type { EngineStats } from "./engine/protocol/engineProtocol.js";
 import { EngineHost } from "./engineHost/EngineHost.js";
 import { describeEngineError } from "./engineHost/errorMessages.js";
@@ -19,7 +19,7 @@ import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
 import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
 import { selectModel } from "./ui/selectModel.js";
-import { StatusBar } from "./ui/statusBar.js";
+import { StatusBar } from "./ui/StatusBar.js";
 
 /** What `activate` returns: a small read-only surface, used by the integration tests. */
 export interface TahExtensionApi {

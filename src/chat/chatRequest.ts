@@ -1,6 +1,6 @@
 // The conversation as the engine gets it: chat messages with attachments written out, reasoning left out.
 import type { ChatMessage } from "../engine/protocol/engineProtocol.js";
-import type { Attachment, StoredMessage } from "./chatHistory.js";
+import type { Attachment, StoredMessage } from "./ChatHistory.js";
 import { splitThinking } from "./thinking.js";
 
 /** A Markdown code fence longer than any run of backticks in `text`, so the text cannot close it. */

@@ -1,6 +1,7 @@
 // How the chat describes the engine: its state line, and an error as a message with a hint (from the error table).
 import type { EngineState } from "../engineHost/EngineController.js";
 import { describeEngineError } from "../engineHost/errorMessages.js";
+import { percent } from "../ui/percent.js";
 import type { ChatErrorView } from "./protocol.js";
 
 export interface StateLine {
@@ -15,7 +16,7 @@ export function describeState(state: EngineState, modelSelected: boolean): State
             return modelSelected ? { connected: false, text: "The model loads with the first request.", canPickModel: false }
                 : { connected: false, text: "No model selected.", canPickModel: true };
         case "loading":
-            return { connected: false, text: `Loading the model… ${Math.round(state.fraction * 100)}%`, canPickModel: false };
+            return { connected: false, text: `Loading the model… ${percent(state.fraction)}`, canPickModel: false };
         case "ready": {
             const kind = state.model.kind === "tah" ? "TaH" : "plain model: difficulty is a proxy";
             return { connected: true, text: `${state.model.name} (${kind}, ${state.model.backend})`, canPickModel: false };

@@ -1,6 +1,6 @@
 import type { CompletionParams, CompletionResult, EngineEvent } from "../engine/protocol/engineProtocol.js";
-import { AdaptiveDebounce } from "./adaptiveDebounce.js";
-import { CompletionCache } from "./completionCache.js";
+import { AdaptiveDebounce } from "./AdaptiveDebounce.js";
+import { CompletionCache } from "./CompletionCache.js";
 import { type ContextBudget, extractContext } from "./completionContext.js";
 import { maxLinesFor, type MultilineSetting, shouldSkipAutomatic } from "./multilinePolicy.js";
 import { type HardTokenPolicy, postProcess, type Suggestion } from "./postProcess.js";

@@ -2,10 +2,7 @@
 import type { EngineStats } from "../engine/protocol/engineProtocol.js";
 import type { EngineState } from "../engineHost/EngineController.js";
 import { describeEngineError } from "../engineHost/errorMessages.js";
-
-function percent(value: number): string {
-    return `${Math.round(value * 100)}%`;
-}
+import { percent } from "./percent.js";
 
 /** The status text for an engine state (pure, so tests can check every case). */
 export function statusText(state: EngineState, stats: EngineStats | undefined, hasModelSetting: boolean, inlineEnabled: boolean): { text: string; tooltip: string } {

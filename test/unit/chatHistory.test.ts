@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ChatHistory, historyKey, type StateStore, type StoredMessage, tokenIdsToForget, trimMessages } from "../../src/chat/chatHistory.js";
+import { ChatHistory, historyKey, type StateStore, type StoredMessage, tokenIdsToForget, trimMessages } from "../../src/chat/ChatHistory.js";
 import { tokenMessagesKept } from "../../src/chat/chatLimits.js";
 import { attachmentBlock, engineMessages, fenceFor } from "../../src/chat/chatRequest.js";
 import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";

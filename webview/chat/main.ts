@@ -7,7 +7,7 @@ import { installTokenTooltip } from "../shared/tokenTooltip.js";
 import "../shared/tokens.css";
 import { composerKeyAction, createChatControls } from "./chatControls.js";
 import { createMarkdownRenderer } from "./markdown.js";
-import { ChatMessageView, type MessageActions } from "./messageView.js";
+import { ChatMessageView, type MessageActions } from "./ChatMessageView.js";
 import "./style.css";
 
 interface VsCodeApi {

@@ -1,7 +1,8 @@
 // The tooltip over a token span: its difficulty, whether it iterated, and the candidates before and after the
 // second pass. Built from DOM nodes with text content only.
 import type { CandidateView, TokenView } from "../../src/engine/protocol/engineProtocol.js";
-import { percent, visiblePiece } from "./format.js";
+import { percent } from "../../src/ui/percent.js";
+import { visiblePiece } from "./format.js";
 import { tokenOf } from "./tokenSpans.js";
 
 function element<K extends keyof HTMLElementTagNameMap>(document: Document, tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {

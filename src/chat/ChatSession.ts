@@ -6,7 +6,7 @@ import type { ChatParams, ChatResult, TokenView } from "../engine/protocol/engin
 import type { EngineState } from "../engineHost/EngineController.js";
 import { chatSettings, engineSettings } from "../settings/vscodeSettings.js";
 import { commandIds } from "../ui/commandIds.js";
-import type { Attachment, ChatHistory, StoredMessage } from "./chatHistory.js";
+import type { Attachment, ChatHistory, StoredMessage } from "./ChatHistory.js";
 import { maxPromptChars } from "./chatLimits.js";
 import { engineMessages } from "./chatRequest.js";
 import { codeTokens } from "./codeBlocks.js";
