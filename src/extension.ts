@@ -13,7 +13,7 @@ import { DifficultyStore } from "./difficulty/DifficultyStore.js";
 import { HeatmapDecorations } from "./difficulty/HeatmapDecorations.js";
 import type { EngineStats } from "./engine/protocol/engineProtocol.js";
 import { EngineHost } from "./engineHost/EngineHost.js";
-import { describeEngineError } from "./engineHost/errorMessages.js";
+import { describeEngineError, errorSentence } from "./engineHost/errorMessages.js";
 import { engineSettings, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
 import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
@@ -85,7 +85,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
         vscode.commands.registerCommand(commandIds.showDifficulty, () => analyzeDifficulty(engine, store, heatmap).catch((error: unknown) => {
             const description = describeEngineError(error);
             if (description.code !== "aborted")
-                void vscode.window.showErrorMessage(`TaH: the difficulty pass failed. ${description.text} ${description.hint}`);
+                void vscode.window.showErrorMessage(`TaH: the difficulty pass failed. ${errorSentence(description)}`);
             return undefined;
         })),
         vscode.commands.registerCommand(commandIds.toggleHeatmap, () => heatmap.setEnabled(!heatmap.isEnabled)),

@@ -1,6 +1,6 @@
 // How the chat describes the engine: its state line, and an error as a message with a hint (from the error table).
 import type { EngineState } from "../engineHost/EngineController.js";
-import { describeEngineError } from "../engineHost/errorMessages.js";
+import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
 import { percent } from "../ui/percent.js";
 import type { ChatErrorView } from "./protocol.js";
 
@@ -23,7 +23,7 @@ export function describeState(state: EngineState, modelSelected: boolean): State
         }
         case "failed": {
             const description = describeEngineError(state.error);
-            return { connected: false, text: `${description.text} ${description.hint}`, canPickModel: description.actions.includes("pickModel") };
+            return { connected: false, text: errorSentence(description), canPickModel: description.actions.includes("pickModel") };
         }
         case "crashed":
             return { connected: false, text: "The engine stopped unexpectedly and is restarting.", canPickModel: false };

@@ -85,6 +85,8 @@ export class EngineClient extends EventEmitter<EngineClientEvents> {
         });
         child.stdout?.on("data", (data: Buffer) => this.options.log("debug", `[engine] ${data.toString().trimEnd()}`));
         child.stderr?.on("data", (data: Buffer) => this.options.log("warn", `[engine] ${data.toString().trimEnd()}`));
+        // a failed spawn or a send on a closing channel; the exit that follows (if any) is what ends the process's requests
+        child.on("error", (error) => this.options.log("warn", `engine process: ${error.message}`));
         const ready = new Promise<void>((resolve, reject) => {
             child.on("message", (message: EngineToHost) => {
                 if (this.running?.child === child)

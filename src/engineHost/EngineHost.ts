@@ -9,7 +9,7 @@ import { engineSettingKeys } from "../settings/settings.js";
 import { engineSettings, updateSetting } from "../settings/vscodeSettings.js";
 import { commandIds } from "../ui/commandIds.js";
 import { EngineController, type EngineState } from "./EngineController.js";
-import { describeEngineError, type ErrorAction, errorActionLabels } from "./errorMessages.js";
+import { describeEngineError, type ErrorAction, errorActionLabels, errorSentence } from "./errorMessages.js";
 
 export type { EngineState } from "./EngineController.js";
 
@@ -77,7 +77,7 @@ export class EngineHost implements vscode.Disposable {
         const description = describeEngineError(error);
         this.log.error(`${description.code}: ${error.message}`);
         const byLabel = new Map(description.actions.map((action) => [errorActionLabels[action], action] as const));
-        void show(`TaH Copilot: ${description.text} ${description.hint}`, ...byLabel.keys()).then((label) => {
+        void show(`TaH Copilot: ${errorSentence(description)}`, ...byLabel.keys()).then((label) => {
             const action = label === undefined ? undefined : byLabel.get(label);
             if (action !== undefined)
                 void this.run(action, description.setting);

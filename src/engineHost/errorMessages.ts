@@ -108,3 +108,8 @@ export function describeEngineError(error: unknown): ErrorDescription {
     const { text, ...rest } = table[code];
     return { code, text: text(detail), ...rest };
 }
+
+/** The description as one message: what went wrong (closed as a sentence), then what to do. */
+export function errorSentence(description: Pick<ErrorDescription, "text" | "hint">): string {
+    return `${description.text}${/[.!?…]$/.test(description.text) ? "" : "."} ${description.hint}`;
+}

@@ -1,7 +1,7 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import type { EngineHost } from "../engineHost/EngineHost.js";
-import { describeEngineError } from "../engineHost/errorMessages.js";
+import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
 import { updateSetting } from "../settings/vscodeSettings.js";
 
 /** The weight types offered in the picker, most useful first (all of src/convert/outputTypes.ts work from the CLI). */
@@ -61,6 +61,6 @@ export async function convertCheckpointCommand(engine: EngineHost, log: vscode.L
             return;
         }
         log.warn(`conversion of ${checkpoint} failed: ${description.code}: ${description.text}`);
-        void vscode.window.showErrorMessage(`TaH: the conversion failed. ${description.text} ${description.hint}`);
+        void vscode.window.showErrorMessage(`TaH: the conversion failed. ${errorSentence(description)}`);
     }
 }

@@ -1,7 +1,7 @@
 // The status bar's words for each engine state (free of VS Code, so tests can check every case).
 import type { EngineStats } from "../engine/protocol/engineProtocol.js";
 import type { EngineState } from "../engineHost/EngineController.js";
-import { describeEngineError } from "../engineHost/errorMessages.js";
+import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
 import { percent } from "./percent.js";
 
 /** The status text for an engine state (pure, so tests can check every case). */
@@ -25,10 +25,10 @@ export function statusText(state: EngineState, stats: EngineStats | undefined, h
         case "loading":
             return { text: `$(loading~spin) TaH: loading ${percent(state.fraction)}`, tooltip: "TaH Copilot: loading the model" };
         case "crashed":
-            return { text: "$(warning) TaH: restarting", tooltip: `TaH Copilot: ${describeEngineError(state.error).text} It is restarting.` };
+            return { text: "$(warning) TaH: restarting", tooltip: `TaH Copilot: ${errorSentence({ text: describeEngineError(state.error).text, hint: "It is restarting." })}` };
         case "failed": {
             const description = describeEngineError(state.error);
-            return { text: `$(error) TaH: ${description.status}`, tooltip: `TaH Copilot: ${description.text} ${description.hint} Click for the menu.` };
+            return { text: `$(error) TaH: ${description.status}`, tooltip: `TaH Copilot: ${errorSentence(description)} Click for the menu.` };
         }
         case "idle":
             return { text: `$(sparkle) TaH: not loaded${inline}`, tooltip: "TaH Copilot: the model loads on first use. Click for the menu." };

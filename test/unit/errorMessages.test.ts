@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { EngineError, engineErrorCodes } from "../../src/engine/protocol/engineError.js";
-import { describeEngineError, errorActionLabels } from "../../src/engineHost/errorMessages.js";
+import { describeEngineError, errorActionLabels, errorSentence } from "../../src/engineHost/errorMessages.js";
 import { statusText } from "../../src/ui/statusText.js";
 import { describeError } from "../../src/chat/engineText.js";
 
@@ -42,5 +42,10 @@ describe("the error table", () => {
         const description = describeEngineError(error);
         assert.deepEqual(describeError(error), { code: "contextFull", text: description.text, hint: description.hint });
         assert.equal(describeError(new EngineError("modelFile", "x")).action, "pickModel");
+    });
+
+    test("a message reads as sentences whether or not the engine's detail ends in a full stop", () => {
+        assert.equal(errorSentence({ text: "The model could not be read: no file", hint: "Pick another." }), "The model could not be read: no file. Pick another.");
+        assert.equal(errorSentence({ text: "No model is loaded.", hint: "Pick one." }), "No model is loaded. Pick one.");
     });
 });
