@@ -27,7 +27,7 @@ export interface EngineControllerHooks {
     withLoadProgress<T>(settings: EngineSettings, task: (report: (fraction: number) => void) => Promise<T>): PromiseLike<T>;
     /** A load failed or the engine cannot run: told once per failure; it is not retried on its own. */
     reportFailure(error: EngineError): void;
-    /** The process ended unexpectedly and is being restarted: told once until the user restarts it. */
+    /** The process ended unexpectedly and is being restarted: told at the first end within crashWindowMs. */
     reportCrash(error: EngineError): void;
     stateChanged(state: EngineState): void;
 }
@@ -62,8 +62,8 @@ export class EngineController {
     private failure: { settings: EngineSettings; error: EngineError } | undefined;
     /** The backend the running process was asked for: one native build per process, another needs a fresh one. */
     private processGpu: EngineSettings["gpu"] | undefined;
+    /** When the process ended unexpectedly, within crashWindowMs. */
     private crashTimes: number[] = [];
-    private crashReported = false;
     private settleTimer: NodeJS.Timeout | undefined;
     private readonly maxCrashes: number;
     private readonly crashWindowMs: number;
@@ -116,7 +116,6 @@ export class EngineController {
     /** The user's Restart: a fresh process, the failure and crash history forgotten, the current settings loaded once. */
     restart(): Promise<ModelSummary | undefined> {
         this.crashTimes = [];
-        this.crashReported = false;
         this.failure = undefined;
         // at once, not queued: a stuck load in the old process must not hold the restart up
         this.stopProcess();
@@ -209,10 +208,9 @@ export class EngineController {
             return;
         }
         this.setState({ kind: "crashed", error });
-        if (!this.crashReported) {
-            this.crashReported = true;
+        // one message per series of ends: the later ones of the window only count towards giving up
+        if (this.crashTimes.length === 1)
             this.hooks.reportCrash(error);
-        }
         void this.enqueue();
     }
 }

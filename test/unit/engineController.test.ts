@@ -108,6 +108,27 @@ describe("one owner of what the engine loads", () => {
     });
 });
 
+describe("crash messages", () => {
+    test("a crash long after the last one is told again; one soon after is not", limit, async () => {
+        let clock = 0;
+        const host = fakeHost({ controller: { crashWindowMs: 1000, now: () => clock } });
+        try {
+            await host.controller.ensureLoaded();
+            for (const at of [0, 500, 5000]) {
+                clock = at;
+                const pid = host.client.pid;
+                assert.ok(pid !== undefined);
+                process.kill(pid, "SIGKILL");
+                await host.until((state) => state.kind === "ready" && host.client.pid !== pid);
+            }
+            assert.equal(host.crashes.length, 2);
+            assert.deepEqual(host.failures, []);
+        } finally {
+            host.dispose();
+        }
+    });
+});
+
 describe("an engine that cannot start", () => {
     for (const code of ["nativeBuild", "unsupportedCpu", "gpuUnavailable"] as const) {
         test(`a ${code} load failure is reported once, shown in the state and not retried`, limit, async () => {
