@@ -2,14 +2,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EngineError, engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
-import { fakeClient } from "./fakeEngine/fakeEngineHarness.js";
+import { withFakeClient } from "./fakeEngine/fakeEngineHarness.js";
 
 const limit = { timeout: 30_000 };
 const hang = { prefix: "hang", suffix: "", maxTokens: 4, maxMs: 100, maxLines: 1, stream: false };
 
 test("a stopped engine (SIGSTOP) fails its requests with timeout and the next request gets a fresh process", limit, async () => {
-    const { client } = fakeClient({}, { pingAfterMs: 50, timeoutMs: 300, startTimeoutMs: 60_000 });
-    try {
+    await withFakeClient({}, { pingAfterMs: 50, timeoutMs: 300, startTimeoutMs: 60_000 }, async ({ client }) => {
         const exits: EngineError[] = [];
         client.on("exit", (error) => exits.push(error));
         const first = await client.request("complete", { ...hang, prefix: "x" });
@@ -23,14 +22,11 @@ test("a stopped engine (SIGSTOP) fails its requests with timeout and the next re
         const again = await client.request("complete", { ...hang, prefix: "x" });
         assert.equal(again.text, " done");
         assert.notEqual(client.pid, pid);
-    } finally {
-        client.dispose();
-    }
+    });
 });
 
 test("a long request on an engine that answers pings is not killed, and is cancelled as asked", limit, async () => {
-    const { client, pings } = fakeClient({}, { pingAfterMs: 20, timeoutMs: 200, startTimeoutMs: 60_000 });
-    try {
+    await withFakeClient({}, { pingAfterMs: 20, timeoutMs: 200, startTimeoutMs: 60_000 }, async ({ client, pings }) => {
         const exits: EngineError[] = [];
         client.on("exit", (error) => exits.push(error));
         const controller = new AbortController();
@@ -43,19 +39,14 @@ test("a long request on an engine that answers pings is not killed, and is cance
         await assert.rejects(request, (error) => engineErrorCodeOf(error) === "aborted");
         assert.deepEqual(exits, []);
         assert.equal(client.pid, pid);
-    } finally {
-        client.dispose();
-    }
+    });
 });
 
 test("an idle engine is not pinged", limit, async () => {
-    const { client, pings } = fakeClient({}, { pingAfterMs: 10, timeoutMs: 100, startTimeoutMs: 60_000 });
-    try {
+    await withFakeClient({}, { pingAfterMs: 10, timeoutMs: 100, startTimeoutMs: 60_000 }, async ({ client, pings }) => {
         await client.request("complete", { ...hang, prefix: "x" });
         await new Promise((resolve) => setTimeout(resolve, 200));
         assert.equal(pings(), 0);
         assert.ok(client.pid !== undefined, "still running");
-    } finally {
-        client.dispose();
-    }
+    });
 });

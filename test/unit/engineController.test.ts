@@ -3,14 +3,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
-import { cpuSettings, fakeHost } from "./fakeEngine/fakeEngineHarness.js";
+import { cpuSettings, withFakeHost } from "./fakeEngine/fakeEngineHarness.js";
 
 const limit = { timeout: 30_000 };
 
 describe("one owner of what the engine loads", () => {
     test("Restart Engine loads the model once, in a fresh process", limit, async () => {
-        const host = fakeHost();
-        try {
+        await withFakeHost({}, async (host) => {
             await host.controller.ensureLoaded();
             const before = host.client.pid;
             const model = await host.controller.restart();
@@ -18,14 +17,11 @@ describe("one owner of what the engine loads", () => {
             assert.equal(host.loads().length, 2, host.loads().join("\n"));
             assert.notEqual(host.client.pid, before);
             assert.equal(host.controller.state.kind, "ready");
-        } finally {
-            host.dispose();
-        }
+        });
     });
 
     test("switching tah.gpu from cpu to vulkan loads vulkan once, in a fresh process", limit, async () => {
-        const host = fakeHost();
-        try {
+        await withFakeHost({}, async (host) => {
             await host.controller.ensureLoaded();
             const before = host.client.pid;
             host.settings = { ...cpuSettings, gpu: "vulkan" };
@@ -34,14 +30,11 @@ describe("one owner of what the engine loads", () => {
             assert.equal(host.loads().length, 2, host.loads().join("\n"));
             assert.notEqual(host.client.pid, before);
             assert.deepEqual(host.failures, []);
-        } finally {
-            host.dispose();
-        }
+        });
     });
 
     test("a model switch on the same backend loads the new model in the same process", limit, async () => {
-        const host = fakeHost();
-        try {
+        await withFakeHost({}, async (host) => {
             await host.controller.ensureLoaded();
             const before = host.client.pid;
             host.settings = { ...cpuSettings, modelPath: "/models/b" };
@@ -49,14 +42,11 @@ describe("one owner of what the engine loads", () => {
             assert.equal(model?.path, "/models/b");
             assert.equal(host.client.pid, before);
             assert.equal(host.loads().length, 2);
-        } finally {
-            host.dispose();
-        }
+        });
     });
 
     test("a burst of settings changes loads only the last settings", limit, async () => {
-        const host = fakeHost({ controller: { settleMs: 20 } });
-        try {
+        await withFakeHost({ controller: { settleMs: 20 } }, async (host) => {
             await host.controller.ensureLoaded();
             const applied = [];
             for (const threshold of [0.1, 0.2, 0.3]) {
@@ -66,28 +56,22 @@ describe("one owner of what the engine loads", () => {
             const model = await applied[2];
             assert.equal(model?.threshold, 0.3);
             assert.equal(host.loads().length, 2, host.loads().join("\n"));
-        } finally {
-            host.dispose();
-        }
+        });
     });
 
     test("no model selected: the process is stopped and the state is idle", limit, async () => {
-        const host = fakeHost();
-        try {
+        await withFakeHost({}, async (host) => {
             await host.controller.ensureLoaded();
             host.settings = undefined;
             assert.equal(await host.controller.settingsChanged(), undefined);
             assert.equal(host.controller.state.kind, "idle");
             assert.equal(host.client.pid, undefined);
             await assert.rejects(host.controller.requireModel(), (error) => engineErrorCodeOf(error) === "noModel");
-        } finally {
-            host.dispose();
-        }
+        });
     });
 
     test("after a crash the model is loaded again through the same path, and the user is told once", limit, async () => {
-        const host = fakeHost();
-        try {
+        await withFakeHost({}, async (host) => {
             await host.controller.ensureLoaded();
             for (let crash = 1; crash <= 2; crash++) {
                 const pid = host.client.pid;
@@ -102,17 +86,14 @@ describe("one owner of what the engine loads", () => {
             assert.equal(host.crashes.length, 1);
             assert.equal(host.crashes[0]?.code, "crashed");
             assert.deepEqual(host.failures, []);
-        } finally {
-            host.dispose();
-        }
+        });
     });
 });
 
 describe("crash messages", () => {
     test("a crash long after the last one is told again; one soon after is not", limit, async () => {
         let clock = 0;
-        const host = fakeHost({ controller: { crashWindowMs: 1000, now: () => clock } });
-        try {
+        await withFakeHost({ controller: { crashWindowMs: 1000, now: () => clock } }, async (host) => {
             await host.controller.ensureLoaded();
             for (const at of [0, 500, 5000]) {
                 clock = at;
@@ -123,17 +104,14 @@ describe("crash messages", () => {
             }
             assert.equal(host.crashes.length, 2);
             assert.deepEqual(host.failures, []);
-        } finally {
-            host.dispose();
-        }
+        });
     });
 });
 
 describe("an engine that cannot start", () => {
     for (const code of ["nativeBuild", "unsupportedCpu", "gpuUnavailable"] as const) {
         test(`a ${code} load failure is reported once, shown in the state and not retried`, limit, async () => {
-            const host = fakeHost({ env: { FAKE_ENGINE_LOAD_ERROR: code } });
-            try {
+            await withFakeHost({ env: { FAKE_ENGINE_LOAD_ERROR: code } }, async (host) => {
                 assert.equal(await host.controller.ensureLoaded(), undefined);
                 assert.equal(host.controller.state.kind, "failed");
                 assert.deepEqual(host.failures.map((error) => error.code), [code]);
@@ -146,15 +124,12 @@ describe("an engine that cannot start", () => {
                 host.settings = { ...cpuSettings, gpu: "auto" };
                 await host.controller.settingsChanged();
                 assert.equal(host.loads().length, 2);
-            } finally {
-                host.dispose();
-            }
+            });
         });
     }
 
     test("an engine that crashes at every load is given up after maxCrashes restarts, with one message", limit, async () => {
-        const host = fakeHost({ env: { FAKE_ENGINE_EXIT_ON_LOAD: "1" }, controller: { maxCrashes: 2 } });
-        try {
+        await withFakeHost({ env: { FAKE_ENGINE_EXIT_ON_LOAD: "1" }, controller: { maxCrashes: 2 } }, async (host) => {
             void host.controller.ensureLoaded();
             const failed = await host.until((state) => state.kind === "failed");
             assert.ok(failed.kind === "failed");
@@ -169,30 +144,24 @@ describe("an engine that cannot start", () => {
             void host.controller.restart();
             await host.until((state) => state.kind === "failed" && host.loads().length > 3);
             assert.equal(host.failures.length, 2);
-        } finally {
-            host.dispose();
-        }
+        });
     });
 
     test("an engine process that exits before it is ready is given up too", limit, async () => {
-        const host = fakeHost({ env: { FAKE_ENGINE_EXIT_AT_START: "1" }, controller: { maxCrashes: 1 } });
-        try {
+        await withFakeHost({ env: { FAKE_ENGINE_EXIT_AT_START: "1" }, controller: { maxCrashes: 1 } }, async (host) => {
             void host.controller.ensureLoaded();
             const failed = await host.until((state) => state.kind === "failed");
             assert.ok(failed.kind === "failed");
             assert.equal(failed.error.code, "crashed");
             assert.equal(host.failures.length, 1);
             await assert.rejects(host.controller.requireModel(), (error) => engineErrorCodeOf(error) === "crashed");
-        } finally {
-            host.dispose();
-        }
+        });
     });
 });
 
 describe("a stuck engine", () => {
     test("a stopped engine (SIGSTOP) fails the request with timeout, is killed and loads again", limit, async () => {
-        const host = fakeHost({ liveness: { pingAfterMs: 50, timeoutMs: 300, startTimeoutMs: 60_000 } });
-        try {
+        await withFakeHost({ liveness: { pingAfterMs: 50, timeoutMs: 300, startTimeoutMs: 60_000 } }, async (host) => {
             await host.controller.ensureLoaded();
             const pid = host.client.pid;
             assert.ok(pid !== undefined);
@@ -202,8 +171,6 @@ describe("a stuck engine", () => {
             await host.until((state) => state.kind === "ready" && host.client.pid !== pid);
             assert.deepEqual(host.crashes.map((error) => error.code), ["timeout"]);
             assert.equal(host.loads().length, 2);
-        } finally {
-            host.dispose();
-        }
+        });
     });
 });

@@ -78,3 +78,23 @@ export function fakeHost(options: { env?: Record<string, string>; liveness?: Liv
     }, { settleMs: 0, ...options.controller });
     return host as FakeHost;
 }
+
+/** Runs `body` with a fake host, disposed afterwards whatever happens. */
+export async function withFakeHost(options: Parameters<typeof fakeHost>[0], body: (host: FakeHost) => Promise<void>): Promise<void> {
+    const host = fakeHost(options);
+    try {
+        await body(host);
+    } finally {
+        host.dispose();
+    }
+}
+
+/** Runs `body` with a fake client, disposed afterwards whatever happens. */
+export async function withFakeClient(env: Record<string, string>, liveness: LivenessOptions, body: (fake: FakeClient) => Promise<void>): Promise<void> {
+    const fake = fakeClient(env, liveness);
+    try {
+        await body(fake);
+    } finally {
+        fake.client.dispose();
+    }
+}
