@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import {
-    type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl, writeResults,
+    captureConsole, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl, writeResults,
 } from "./browser.js";
 import { type CodeServer, startCodeServer, testOutput } from "./codeServer.js";
 
@@ -236,9 +236,7 @@ async function main(): Promise<number> {
     const browser = await launchBrowser(server.runDir);
     try {
         const page = await newWorkbenchPage(browser);
-        const consoleLines: string[] = [];
-        page.on("console", (message) => consoleLines.push(`[${message.type()}] ${message.text()}`));
-        page.on("pageerror", (error) => consoleLines.push(`[pageerror] ${error.message}`));
+        const consoleLines = captureConsole(page);
         for (const [name, run] of checks(workbenchUrl(server.url, server.workspace), server)) {
             const checkStarted = Date.now();
             try {
