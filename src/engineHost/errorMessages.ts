@@ -46,7 +46,7 @@ const table: Readonly<Record<EngineErrorCode, Entry>> = {
     },
     unsupportedCpu: {
         text: (detail) => `This CPU cannot run the engine: ${detail}`,
-        hint: "The engine needs an x86-64 CPU with at least SSE4.2 (or a 64-bit ARM CPU); it cannot run on this machine.",
+        hint: "The engine needs an x86-64 CPU with SSE4.2 or newer; this machine's CPU lacks it, so TaH Copilot cannot run here.",
         actions: ["showLogs"], status: "CPU not supported"
     },
     gpuUnavailable: {
