@@ -3,22 +3,23 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
-import { ChatViewProvider } from "./chat/chatViewProvider.js";
+import { ChatViewProvider } from "./chat/ChatViewProvider.js";
 import { InlineCompletionService } from "./completion/InlineCompletionService.js";
-import { CompletionPreviewPanel } from "./completion/previewPanel.js";
-import { acceptedArguments, completionAcceptedCommand, TahInlineCompletionProvider } from "./completion/inlineCompletionProvider.js";
+import { CompletionPreviewPanel } from "./completion/CompletionPreviewPanel.js";
+import { acceptedArguments, completionAcceptedCommand, TahInlineCompletionProvider } from "./completion/TahInlineCompletionProvider.js";
 import { analyzeDifficulty } from "./difficulty/analyzeDifficulty.js";
-import { DifficultyHoverProvider } from "./difficulty/difficultyHoverProvider.js";
+import { DifficultyHoverProvider } from "./difficulty/DifficultyHoverProvider.js";
 import { DifficultyStore } from "./difficulty/DifficultyStore.js";
-import { HeatmapDecorations } from "./difficulty/heatmapDecorations.js";
+import { HeatmapDecorations } from "./difficulty/HeatmapDecorations.js";
 import type { EngineStats } from "./engine/protocol/engineProtocol.js";
 import { EngineHost } from "./engineHost/EngineHost.js";
-import { engineSettings, inlineCompletionSettings, setBundledModel } from "./engineHost/settings.js";
+import { describeEngineError, errorSentence } from "./engineHost/errorMessages.js";
+import { engineSettings, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
 import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
 import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
 import { selectModel } from "./ui/selectModel.js";
-import { StatusBar } from "./ui/statusBar.js";
+import { StatusBar } from "./ui/StatusBar.js";
 
 /** What `activate` returns: a small read-only surface, used by the integration tests. */
 export interface TahExtensionApi {
@@ -80,12 +81,11 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
         vscode.commands.registerCommand(commandIds.showLogs, () => log.show()),
         vscode.commands.registerCommand(commandIds.selectModel, selectModel),
         vscode.commands.registerCommand(commandIds.restartEngine, () => engine.restart()),
-        vscode.commands.registerCommand(commandIds.toggleInlineCompletions, () => {
-            const config = vscode.workspace.getConfiguration("tah.inlineCompletion");
-            return config.update("enabled", !config.get<boolean>("enabled", true), vscode.ConfigurationTarget.Global);
-        }),
+        vscode.commands.registerCommand(commandIds.toggleInlineCompletions, () => updateSetting("tah.inlineCompletion.enabled", !inlineCompletionSettings().enabled)),
         vscode.commands.registerCommand(commandIds.showDifficulty, () => analyzeDifficulty(engine, store, heatmap).catch((error: unknown) => {
-            void vscode.window.showErrorMessage(`TaH: the difficulty pass failed: ${error instanceof Error ? error.message : String(error)}`);
+            const description = describeEngineError(error);
+            if (description.code !== "aborted")
+                void vscode.window.showErrorMessage(`TaH: the difficulty pass failed. ${errorSentence(description)}`);
             return undefined;
         })),
         vscode.commands.registerCommand(commandIds.toggleHeatmap, () => heatmap.setEnabled(!heatmap.isEnabled)),

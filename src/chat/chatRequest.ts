@@ -1,9 +1,7 @@
 // The conversation as the engine gets it: chat messages with attachments written out, reasoning left out.
 import type { ChatMessage } from "../engine/protocol/engineProtocol.js";
-import type { Attachment, StoredMessage } from "./chatHistory.js";
+import type { Attachment, StoredMessage } from "./ChatHistory.js";
 import { splitThinking } from "./thinking.js";
-
-export const defaultSystemPrompt = "You are a coding assistant in VS Code. Answer concisely, and put code in fenced code blocks with a language tag.";
 
 /** A Markdown code fence longer than any run of backticks in `text`, so the text cannot close it. */
 export function fenceFor(text: string): string {

@@ -1,6 +1,6 @@
 // The active editor's selection, or its whole file, as context attached to a question.
 import * as vscode from "vscode";
-import type { Attachment } from "./chatHistory.js";
+import type { Attachment } from "./ChatHistory.js";
 import { maxAttachmentChars } from "./chatLimits.js";
 
 /** 1-based first and last line of a selection; a selection ending at the start of a line does not include it. */

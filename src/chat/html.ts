@@ -53,16 +53,14 @@ ${body}
 </html>`;
 }
 
-/** The chat view: the script fills in the engine state, the conversation and the notes. */
+/** The chat view's frame: the script adds the controls (webview/chat/chatControls.ts) and fills in the rest. */
 export function renderChatHtml(resources: WebviewPageResources): string {
     return renderWebviewPage(resources, "TaH Chat", `    <main id="app">
         <header class="header">
             <h2>TaH Copilot</h2>
-            <vscode-button id="new-chat" appearance="secondary" title="Start a new conversation">New chat</vscode-button>
         </header>
         <div class="state-line">
-            <p id="engine-state" class="state">Connecting to the extension…</p>
-            <vscode-button id="pick-model" appearance="secondary" hidden>Pick a model…</vscode-button>
+            <p id="engine-state" class="state" role="status">Connecting to the extension…</p>
         </div>
         <section id="empty" class="empty">
             <p>Ask about your code. Tick <em>Attach</em> to include the selection, or the whole file when nothing is selected.</p>
@@ -71,13 +69,6 @@ export function renderChatHtml(resources: WebviewPageResources): string {
         </section>
         <section id="messages" role="log" aria-label="Conversation"></section>
         <footer class="composer">
-            <vscode-checkbox id="attach">Attach</vscode-checkbox>
-            <vscode-text-area id="prompt" rows="3" resize="vertical" placeholder="Ask a question (Enter sends, Shift+Enter for a new line)"></vscode-text-area>
-            <div class="actions">
-                <vscode-button id="send">Send</vscode-button>
-                <vscode-button id="stop" appearance="secondary" hidden>Stop</vscode-button>
-                <vscode-progress-ring id="busy" hidden></vscode-progress-ring>
-            </div>
             <p id="notice" role="status" hidden></p>
         </footer>
     </main>`);

@@ -1,6 +1,6 @@
 import type { CompletionParams, CompletionResult, EngineEvent } from "../engine/protocol/engineProtocol.js";
-import { AdaptiveDebounce } from "./adaptiveDebounce.js";
-import { CompletionCache } from "./completionCache.js";
+import { AdaptiveDebounce } from "./AdaptiveDebounce.js";
+import { CompletionCache } from "./CompletionCache.js";
 import { type ContextBudget, extractContext } from "./completionContext.js";
 import { maxLinesFor, type MultilineSetting, shouldSkipAutomatic } from "./multilinePolicy.js";
 import { type HardTokenPolicy, postProcess, type Suggestion } from "./postProcess.js";
@@ -94,13 +94,14 @@ export class InlineCompletionService {
                 return { suggestion: undefined, source: "skipped" };
         }
 
+        const maxLines = maxLinesFor(context, settings.multiline, settings.maxLines);
         const started = this.now();
         const result = await this.complete({
             prefix: context.prefix,
             suffix: context.suffix,
             maxTokens: settings.maxTokens,
             maxMs: settings.maxMs,
-            maxLines: maxLinesFor(context, settings.multiline, settings.maxLines),
+            maxLines,
             stream: onEvent !== undefined
         }, { signal: request.signal, ...(onEvent !== undefined ? { onEvent } : {}) });
         const latencyMs = this.now() - started;
@@ -108,6 +109,7 @@ export class InlineCompletionService {
 
         const suggestion = postProcess({ text: result.text, tokens: result.tokens }, {
             suffix: context.suffix,
+            maxLines,
             hardTokenPolicy: settings.hardTokenPolicy,
             hardTokenThreshold: settings.hardTokenThreshold,
             leadingTokens: 3

@@ -4,6 +4,8 @@ export type HardTokenPolicy = "off" | "truncate" | "hide";
 
 export interface PostProcessOptions {
     suffix: string;
+    /** The most lines of ghost text (the engine stops on the token that starts one more, and sends it whole). */
+    maxLines: number;
     hardTokenPolicy: HardTokenPolicy;
     /** A token is hard when its difficulty is at least this. */
     hardTokenThreshold: number;
@@ -58,36 +60,54 @@ function firstHardOffset(tokens: readonly TokenView[], threshold: number): { ind
     return { index: -1, offset: -1 };
 }
 
-/**
- * Turns raw generated text into ghost text, or undefined when nothing worth showing is left: no markup,
- * no trailing whitespace, nothing that repeats the code after the cursor, and — per the TaH policy — cut before
- * the first hard token, or held back when a hard token comes first.
- */
-export function postProcess(raw: Suggestion, options: PostProcessOptions): Suggestion | undefined {
-    let suggestion = raw;
-    const markupAt = suggestion.text.search(markup);
-    if (markupAt !== -1)
-        suggestion = truncated(suggestion, markupAt);
+/** One step of shaping: the suggestion cut shorter, or undefined when nothing worth showing is left. */
+type Step = (suggestion: Suggestion, options: PostProcessOptions) => Suggestion | undefined;
 
-    if (options.hardTokenPolicy !== "off") {
-        const hard = firstHardOffset(suggestion.tokens, options.hardTokenThreshold);
-        if (hard.index !== -1) {
-            if (options.hardTokenPolicy === "hide" && hard.index < options.leadingTokens)
-                return undefined;
-            if (options.hardTokenPolicy === "truncate")
-                suggestion = truncated(suggestion, hard.offset);
-        }
-    }
+/** Markup a model may still produce as text is never part of ghost text. */
+const cutAtMarkup: Step = (suggestion) => {
+    const at = suggestion.text.search(markup);
+    return at === -1 ? suggestion : truncated(suggestion, at);
+};
 
-    const trimmedEnd = suggestion.text.replace(/\s+$/, "").length;
-    suggestion = truncated(suggestion, trimmedEnd);
-    const overlap = suffixOverlap(suggestion.text, options.suffix);
-    if (overlap > 0)
-        suggestion = truncated(suggestion, suggestion.text.length - overlap);
+/** No more than maxLines lines: the surplus line the engine's last token may have started goes. */
+const cutToMaxLines: Step = (suggestion, options) =>
+    truncated(suggestion, suggestion.text.split("\n").slice(0, options.maxLines).join("\n").length);
 
+/** The TaH policy: cut before the first hard token, or hold the suggestion back when one comes first. */
+const applyHardTokenPolicy: Step = (suggestion, options) => {
+    if (options.hardTokenPolicy === "off")
+        return suggestion;
+    const hard = firstHardOffset(suggestion.tokens, options.hardTokenThreshold);
+    if (hard.index === -1)
+        return suggestion;
+    if (options.hardTokenPolicy === "hide")
+        return hard.index < options.leadingTokens ? undefined : suggestion;
+    return truncated(suggestion, hard.offset);
+};
+
+const trimTrailingWhitespace: Step = (suggestion) => truncated(suggestion, suggestion.text.replace(/\s+$/, "").length);
+
+/** What the code after the cursor already has is not suggested again. */
+const cutSuffixOverlap: Step = (suggestion, options) =>
+    truncated(suggestion, suggestion.text.length - suffixOverlap(suggestion.text, options.suffix));
+
+/** Nothing left, or only a repeat of the lines that follow the cursor: no suggestion. */
+const refuseEmptyOrRepeat: Step = (suggestion, options) => {
     const nextLines = options.suffix.replace(/^[^\n]*\n/, "");
     const text = suggestion.text.trim();
-    if (text === "" || (text.length >= 4 && nextLines.trimStart().startsWith(text)))
-        return undefined;
+    return text === "" || (text.length >= 4 && nextLines.trimStart().startsWith(text)) ? undefined : suggestion;
+};
+
+/** All of the host's shaping of ghost text, in order; the engine only stops and says why. */
+const steps: readonly Step[] = [cutAtMarkup, cutToMaxLines, applyHardTokenPolicy, trimTrailingWhitespace, cutSuffixOverlap, refuseEmptyOrRepeat];
+
+/** Turns raw generated text into ghost text, or undefined when nothing worth showing is left. */
+export function postProcess(raw: Suggestion, options: PostProcessOptions): Suggestion | undefined {
+    let suggestion: Suggestion | undefined = raw;
+    for (const step of steps) {
+        suggestion = step(suggestion, options);
+        if (suggestion === undefined)
+            return undefined;
+    }
     return suggestion;
 }

@@ -1,7 +1,7 @@
 import * as vscode from "vscode";
 import type { EngineHost } from "../engineHost/EngineHost.js";
 import type { DifficultyStore } from "./DifficultyStore.js";
-import { heatmapLevels, type HeatmapDecorations } from "./heatmapDecorations.js";
+import { heatmapLevels, type HeatmapDecorations } from "./HeatmapDecorations.js";
 
 export interface AnalysisSummary {
     tokens: number;

@@ -1,5 +1,6 @@
 import type { CandidateView, TokenView } from "../engine/protocol/engineProtocol.js";
 import type { TokenOrigin } from "./DifficultyStore.js";
+import { percent } from "../ui/percent.js";
 
 /**
  * Model text inside inline code: line breaks, backticks and table pipes would break out of it, so they are
@@ -9,10 +10,6 @@ export function codeSpan(text: string): string {
     const visible = JSON.stringify(text).slice(1, -1).replaceAll("|", "\\|");
     const fence = visible.includes("`") ? "``" : "`";
     return `${fence} ${visible} ${fence}`;
-}
-
-function percent(value: number): string {
-    return `${(value * 100).toFixed(value < 0.1 ? 1 : 0)}%`;
 }
 
 function candidateRows(before: readonly CandidateView[], after: readonly CandidateView[], count: number): string[] {

@@ -1,6 +1,8 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import type { EngineHost } from "../engineHost/EngineHost.js";
+import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
+import { updateSetting } from "../settings/vscodeSettings.js";
 
 /** The weight types offered in the picker, most useful first (all of src/convert/outputTypes.ts work from the CLI). */
 const typeChoices: ReadonlyArray<{ label: string; description: string }> = [
@@ -50,11 +52,15 @@ export async function convertCheckpointCommand(engine: EngineHost, log: vscode.L
         log.info(`converted ${checkpoint} to ${result.outDir}: ${result.files.map((file) => `${file.name} ${formatBytes(file.bytes)}`).join(", ")}`);
         const choice = await vscode.window.showInformationMessage(`TaH: converted to ${result.outDir}.`, "Use This Model");
         if (choice === "Use This Model")
-            await vscode.workspace.getConfiguration("tah").update("modelPath", result.outDir, vscode.ConfigurationTarget.Global);
+            await updateSetting("tah.modelPath", result.outDir);
     } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        if ((error as { code?: string }).code !== "aborted")
-            void vscode.window.showErrorMessage(`TaH: the conversion failed: ${message}`);
-        log.warn(`conversion of ${checkpoint} ended: ${message}`);
+        const description = describeEngineError(error);
+        if (description.code === "aborted") {
+            log.info(`conversion of ${checkpoint} cancelled`);
+            void vscode.window.showInformationMessage("TaH: the conversion was cancelled; nothing was written.");
+            return;
+        }
+        log.warn(`conversion of ${checkpoint} failed: ${description.code}: ${description.text}`);
+        void vscode.window.showErrorMessage(`TaH: the conversion failed. ${errorSentence(description)}`);
     }
 }

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
+import { updateSetting } from "../settings/vscodeSettings.js";
 
 /** `TaH: Select Model…`: a TaH model folder (with tah-model.json) or a .gguf file; stored in tah.modelPath. */
 export async function selectModel(): Promise<void> {
@@ -21,5 +22,5 @@ export async function selectModel(): Promise<void> {
         void vscode.window.showErrorMessage(`TaH: ${chosen} has no tah-model.json. Convert a checkpoint with “TaH: Convert a TaH Checkpoint…”, or pick a .gguf file.`);
         return;
     }
-    await vscode.workspace.getConfiguration("tah").update("modelPath", modelPath, vscode.ConfigurationTarget.Global);
+    await updateSetting("tah.modelPath", modelPath);
 }

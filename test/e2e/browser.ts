@@ -27,6 +27,14 @@ export async function newWorkbenchPage(browser: Browser): Promise<Page> {
     return page;
 }
 
+/** The page's console and uncaught errors, as lines for the run's console log (the list grows as they come). */
+export function captureConsole(page: Page): string[] {
+    const lines: string[] = [];
+    page.on("console", (message) => lines.push(`[${message.type()}] ${message.text()}`));
+    page.on("pageerror", (error) => lines.push(`[pageerror] ${error.message}`));
+    return lines;
+}
+
 export function workbenchUrl(serverUrl: string, folder: string): string {
     return `${serverUrl}?folder=${encodeURIComponent(folder)}`;
 }

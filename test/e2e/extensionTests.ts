@@ -4,7 +4,7 @@
 // window.codeAutomationExit. See shared docs vscode-e2e.md §6.2 (B).
 import fs from "node:fs";
 import path from "node:path";
-import { launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl } from "./browser.js";
+import { captureConsole, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl } from "./browser.js";
 import { repoRoot, startCodeServer, testOutput } from "./codeServer.js";
 
 const resultsFile = path.join(testOutput, "integration-results.json");
@@ -52,9 +52,7 @@ async function main(): Promise<number> {
     let exitCode: number | "timeout";
     try {
         const page = await newWorkbenchPage(browser);
-        const consoleLines: string[] = [];
-        page.on("console", (message) => consoleLines.push(`[${message.type()}] ${message.text()}`));
-        page.on("pageerror", (error) => consoleLines.push(`[pageerror] ${error.message}`));
+        const consoleLines = captureConsole(page);
         await page.addInitScript({ content: injectDevelopmentOptions(new URL(server.url).host, server.installedExtension, testsEntry) });
         let resolveExit: (code: number) => void = () => undefined;
         const exited = new Promise<number>((resolve) => { resolveExit = resolve; });

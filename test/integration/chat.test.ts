@@ -5,13 +5,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as vscode from "vscode";
-import { ChatHistory } from "../../src/chat/chatHistory.js";
-import { type ChatEngine, ChatSession } from "../../src/chat/chatSession.js";
+import { ChatHistory } from "../../src/chat/ChatHistory.js";
+import { type ChatEngine, ChatSession } from "../../src/chat/ChatSession.js";
 import type { HostMessage, MessageEnd } from "../../src/chat/protocol.js";
-import { CompletionPreviewPanel } from "../../src/completion/previewPanel.js";
+import { CompletionPreviewPanel } from "../../src/completion/CompletionPreviewPanel.js";
 import { DifficultyStore } from "../../src/difficulty/DifficultyStore.js";
 import type { ChatParams, ChatResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
-import type { EngineState } from "../../src/engineClient/EngineClient.js";
+import type { EngineState } from "../../src/engineHost/EngineController.js";
 
 const extensionId = "tah-copilot.tah-copilot";
 

@@ -32,6 +32,23 @@ async function configure(values: Record<string, unknown>): Promise<void> {
         await config.update(key, value, vscode.ConfigurationTarget.Global);
 }
 
+/** Counts the loads the engine starts (each enters the loading state once, whatever its progress events). */
+function countLoads(extension: TahExtensionApi): vscode.Disposable & { loads: () => number } {
+    let loads = 0;
+    let previous = extension.engine.state.kind;
+    const subscription = extension.engine.onDidChangeState((state) => {
+        if (state.kind === "loading" && previous !== "loading")
+            loads++;
+        previous = state.kind;
+    });
+    return {
+        loads: () => loads,
+        dispose: () => {
+            subscription.dispose();
+        }
+    };
+}
+
 suite("copilot with a model", function () {
     this.timeout(180_000);
     let accepted: { document: vscode.TextDocument; start: number; text: string } | undefined;
@@ -153,5 +170,35 @@ suite("copilot with a model", function () {
         await waitFor(() => extension.engine.state.kind === "ready" && extension.engine.pid !== pid, "the engine to come back");
         const again = await extension.engine.analyze("let x = 1;\n", new AbortController().signal);
         assert.ok(again.tokens.length > 0);
+    });
+
+    test("Restart Engine loads the model once, in a fresh process", async () => {
+        const extension = await api();
+        await waitFor(() => extension.engine.state.kind === "ready", "the model");
+        const pid = extension.engine.pid;
+        const watching = countLoads(extension);
+        try {
+            await vscode.commands.executeCommand(commandIds.restartEngine);
+            assert.equal(extension.engine.state.kind, "ready");
+            assert.notEqual(extension.engine.pid, pid);
+            assert.equal(watching.loads(), 1);
+        } finally {
+            watching.dispose();
+        }
+    });
+
+    test("a tah.gpu change loads the model again in a fresh process, once", async () => {
+        const extension = await api();
+        const pid = extension.engine.pid;
+        const watching = countLoads(extension);
+        try {
+            // the CPU build is the one the harness has; "auto" picks it, in a process of its own
+            await configure({ "gpu": "auto" });
+            await waitFor(() => extension.engine.state.kind === "ready" && extension.engine.pid !== pid ? true : undefined, "the model in a fresh process");
+            assert.equal(watching.loads(), 1);
+        } finally {
+            watching.dispose();
+            await configure({ "gpu": "cpu" });
+        }
     });
 });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ChatHistory, historyKey, type StateStore, type StoredMessage, tokenIdsToForget, trimMessages } from "../../src/chat/chatHistory.js";
+import { ChatHistory, historyKey, type StateStore, type StoredMessage, tokenIdsToForget, trimMessages } from "../../src/chat/ChatHistory.js";
 import { tokenMessagesKept } from "../../src/chat/chatLimits.js";
-import { attachmentBlock, defaultSystemPrompt, engineMessages, fenceFor } from "../../src/chat/chatRequest.js";
+import { attachmentBlock, engineMessages, fenceFor } from "../../src/chat/chatRequest.js";
 import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";
 
 class MapStore implements StateStore {
@@ -125,12 +125,3 @@ describe("the request to the engine", () => {
     });
 });
 
-describe("the chat settings", () => {
-    test("package.json declares the defaults the code falls back to", async () => {
-        const { default: manifest } = await import("../../package.json", { with: { type: "json" } });
-        const properties = manifest.contributes.configuration.properties;
-        assert.equal(properties["tah.chat.maxTokens"].default, 1024);
-        assert.equal(properties["tah.chat.enableThinking"].default, false);
-        assert.equal(properties["tah.chat.systemPrompt"].default, defaultSystemPrompt);
-    });
-});

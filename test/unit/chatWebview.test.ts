@@ -6,7 +6,7 @@ import type { MessageView } from "../../src/chat/protocol.js";
 import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import { statsLine } from "../../webview/chat/answerStats.js";
 import { createMarkdownRenderer } from "../../webview/chat/markdown.js";
-import { ChatMessageView, type MessageActions } from "../../webview/chat/messageView.js";
+import { ChatMessageView, type MessageActions } from "../../webview/chat/ChatMessageView.js";
 import { renderPreview } from "../../webview/preview/renderPreview.js";
 import { visiblePiece } from "../../webview/shared/format.js";
 import { installTokenTooltip, tooltipContent } from "../../webview/shared/tokenTooltip.js";

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";
-import { AdaptiveDebounce } from "../../src/completion/adaptiveDebounce.js";
-import { CompletionCache } from "../../src/completion/completionCache.js";
+import type { CompletionParams, CompletionResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
+import { type CompleteFunction, InlineCompletionService } from "../../src/completion/InlineCompletionService.js";
+import { AdaptiveDebounce } from "../../src/completion/AdaptiveDebounce.js";
+import { CompletionCache } from "../../src/completion/CompletionCache.js";
 import { extractContext } from "../../src/completion/completionContext.js";
 import { maxLinesFor, shouldSkipAutomatic } from "../../src/completion/multilinePolicy.js";
 import { postProcess, suffixOverlap, type Suggestion } from "../../src/completion/postProcess.js";
@@ -51,25 +52,50 @@ test("post-processing trims what the suffix already has and refuses repeats of t
     assert.equal(suffixOverlap("x, y)", ")"), 1);
     assert.equal(suffixOverlap("x);", "  );"), 2);
     assert.equal(suffixOverlap("abc", "xyz"), 0);
-    assert.equal(postProcess(suggestion(["a, b)"]), { suffix: ")", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 })?.text, "a, b");
-    assert.equal(postProcess(suggestion(["\n    return x"]), { suffix: "\n    return x\n}", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 }), undefined);
-    assert.equal(postProcess(suggestion(["   \n  "]), { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 }), undefined);
+    assert.equal(postProcess(suggestion(["a, b)"]), { suffix: ")", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 })?.text, "a, b");
+    assert.equal(postProcess(suggestion(["\n    return x"]), { suffix: "\n    return x\n}", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 }), undefined);
+    assert.equal(postProcess(suggestion(["   \n  "]), { suffix: "", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 }), undefined);
 });
 
 test("post-processing never lets markup through", () => {
-    const result = postProcess(suggestion(["foo()"], ["<think>"], ["bar"]), { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 });
+    const result = postProcess(suggestion(["foo()"], ["<think>"], ["bar"]), { suffix: "", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 });
     assert.equal(result?.text, "foo()");
-    assert.equal(postProcess(suggestion(["x"], ["<|fim_pad|>"]), { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 })?.text, "x");
+    assert.equal(postProcess(suggestion(["x"], ["<|fim_pad|>"]), { suffix: "", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.5, leadingTokens: 3 })?.text, "x");
 });
 
 test("TaH policies: cut before the first hard token, or hold back when a hard token leads", () => {
     const raw = suggestion(["total"], [" +="], [" item", 0.95], [".price"]);
-    const truncated = postProcess(raw, { suffix: "", hardTokenPolicy: "truncate", hardTokenThreshold: 0.9, leadingTokens: 3 });
+    const truncated = postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "truncate", hardTokenThreshold: 0.9, leadingTokens: 3 });
     assert.equal(truncated?.text, "total +=");
     assert.deepEqual(truncated?.tokens.map((t) => t.text), ["total", " +="]);
-    assert.equal(postProcess(raw, { suffix: "", hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 3 }), undefined);
-    assert.equal(postProcess(raw, { suffix: "", hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 2 })?.text, "total += item.price");
-    assert.equal(postProcess(raw, { suffix: "", hardTokenPolicy: "off", hardTokenThreshold: 0.9, leadingTokens: 3 })?.text, "total += item.price");
+    assert.equal(postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 3 }), undefined);
+    assert.equal(postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 2 })?.text, "total += item.price");
+    assert.equal(postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.9, leadingTokens: 3 })?.text, "total += item.price");
+});
+
+test("post-processing cuts the line the engine's last token started, whether or not the engine cut it", () => {
+    const options = { suffix: "", maxLines: 2, hardTokenPolicy: "off" as const, hardTokenThreshold: 0.9, leadingTokens: 3 };
+    // an engine that stops on the token that starts a third line and sends it whole
+    const whole = postProcess(suggestion(["a = 1"], ["\nb = 2"], ["\nc"]), options);
+    assert.equal(whole?.text, "a = 1\nb = 2");
+    assert.deepEqual(whole?.tokens.map((t) => t.text), ["a = 1", "\nb = 2"]);
+    // an engine that already cut it gives the same answer
+    assert.deepEqual(postProcess(suggestion(["a = 1"], ["\nb = 2"]), options), whole);
+    // one line inside a line: only the rest of that line
+    assert.equal(postProcess(suggestion(["x)"], [";\n  y"]), { ...options, maxLines: 1 })?.text, "x);");
+    // a token that ends one line and starts the next is cut in the middle
+    const split = postProcess(suggestion(["foo"], ["()\n    bar"]), { ...options, maxLines: 1 });
+    assert.deepEqual(split?.tokens.map((t) => t.text), ["foo", "()"]);
+});
+
+test("post-processing runs its steps in order: markup, lines, hard tokens, whitespace, suffix, repeats", () => {
+    const base = { suffix: "", maxLines: 1, hardTokenPolicy: "hide" as const, hardTokenThreshold: 0.9, leadingTokens: 3 };
+    // the hard token sits on the line that is cut, so hide does not hold the first line back
+    assert.equal(postProcess(suggestion(["ok"], ["\n"], ["hard", 0.95]), base)?.text, "ok");
+    // the suffix overlap is found after the trailing whitespace went
+    assert.equal(postProcess(suggestion(["a)"], [" \n"]), { ...base, suffix: ")", hardTokenPolicy: "off" })?.text, "a");
+    // markup first: a line break after it does not matter
+    assert.equal(postProcess(suggestion(["x"], ["<|endoftext|>"], ["\ny"]), { ...base, maxLines: 3 })?.text, "x");
 });
 
 test("cache: typing along a suggestion returns its remainder with its tokens", () => {
@@ -107,4 +133,25 @@ test("debounce: follows typing rhythm, shortens at likely spots, and respects it
     debounce.recordLatency(2000);
     assert.equal(debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings), 50);
     assert.equal(debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, { baseMs: 250, adaptive: false }), 250);
+});
+
+test("the service shapes what the engine sends with the line limit it asked for, and sends no stream unless asked", async () => {
+    const asked: CompletionParams[] = [];
+    const complete: CompleteFunction = (params) => {
+        asked.push(params);
+        const result: CompletionResult = {
+            text: "1)\n  more", tokens: [token("1)"), token("\n  more")], stopReason: "maxLines", promptTokens: 3, reusedTokens: 0,
+            mode: "fim", prefillMs: 0, decodeMs: 0, stats: { generatedTokens: 2, iteratedTokens: 0, tokensPerSecond: null }
+        };
+        return Promise.resolve(result);
+    };
+    const settings = {
+        ...budget, debounceMs: 0, adaptiveDebounce: false, maxTokens: 16, maxMs: 500, multiline: "auto" as const, maxLines: 8,
+        maxLineSuffix: 8, hardTokenPolicy: "off" as const, hardTokenThreshold: 0.9, cacheSize: 10
+    };
+    const service = new InlineCompletionService(complete, () => settings);
+    const outcome = await service.provide({ text: "f(x, ", offset: 5, trigger: "explicit", signal: new AbortController().signal });
+    assert.equal(asked[0]?.maxLines, 1);
+    assert.equal(asked[0]?.stream, false);
+    assert.equal(outcome.suggestion?.text, "1)");
 });

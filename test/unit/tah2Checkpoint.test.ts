@@ -97,7 +97,7 @@ describe("TaH2 checkpoint generator: upstream's layout", () => {
     });
 
     it("input_updater.bin and iter_decider.bin are torch.save dicts with the specification's keys, bf16", async () => {
-        const updater = await loadTorchFile(path.join(tied.dir, "input_updater.bin"));
+        const updater = await loadTorchFile(path.join(tied.dir, "input_updater.bin"), 1 << 26);
         const u = dictOf(updater.root);
         assert.deepEqual([...u.entries.keys()], ["class", "state_dict", "init_args"]);
         assert.equal(u.get("class"), "Qwen3MLPUpdater");
@@ -108,7 +108,7 @@ describe("TaH2 checkpoint generator: upstream's layout", () => {
             "norm_prev.weight", "norm_last.weight", "norm_pre_mlp.weight", "norm_out.weight",
         ]);
 
-        const decider = await loadTorchFile(path.join(tied.dir, "iter_decider.bin"));
+        const decider = await loadTorchFile(path.join(tied.dir, "iter_decider.bin"), 1 << 26);
         const d = dictOf(decider.root);
         assert.equal(d.get("class"), "Qwen3MLPIterDecider");
         assert.deepEqual([...dictOf(d.get("init_args")).entries], [

@@ -1,5 +1,5 @@
 import type { AnswerStats } from "../../src/chat/protocol.js";
-import { percent } from "../shared/format.js";
+import { percent } from "../../src/ui/percent.js";
 
 /** The line under an answer: tokens, speed, the share that took the second pass, and why it ended early. */
 export function statsLine(stats: AnswerStats): string {

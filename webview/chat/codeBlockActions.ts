@@ -1,4 +1,5 @@
 // Copy and Insert buttons on the code blocks of a rendered answer.
+import { createButton } from "../shared/components.js";
 
 export interface CodeBlockActions {
     copy(code: string): void;
@@ -13,10 +14,7 @@ export function blockCode(code: Element): string {
 }
 
 function button(document: Document, label: string, title: string, onClick: () => void): HTMLElement {
-    const element = document.createElement("vscode-button");
-    element.setAttribute("appearance", "secondary");
-    element.setAttribute("title", title);
-    element.textContent = label;
+    const element = createButton(document, label, { title, secondary: true });
     element.addEventListener("click", onClick);
     return element;
 }

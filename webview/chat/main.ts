@@ -1,14 +1,13 @@
 // The chat view's browser script: shows the conversation the extension host keeps, streams answers into it, and
 // sends the user's actions back (the host validates each message).
-import {
-    type Checkbox, provideVSCodeDesignSystem, type TextArea, vsCodeButton, vsCodeCheckbox, vsCodeProgressRing, vsCodeTextArea,
-} from "@vscode/webview-ui-toolkit";
 import { maxUserTextChars } from "../../src/chat/chatLimits.js";
 import type { HostMessage, MessageView, WebviewMessage } from "../../src/chat/protocol.js";
+import { registerComponents } from "../shared/components.js";
 import { installTokenTooltip } from "../shared/tokenTooltip.js";
 import "../shared/tokens.css";
+import { composerKeyAction, createChatControls } from "./chatControls.js";
 import { createMarkdownRenderer } from "./markdown.js";
-import { ChatMessageView, type MessageActions } from "./messageView.js";
+import { ChatMessageView, type MessageActions } from "./ChatMessageView.js";
 import "./style.css";
 
 interface VsCodeApi {
@@ -24,7 +23,6 @@ interface PageState {
     attach: boolean;
 }
 
-provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeCheckbox(), vsCodeProgressRing(), vsCodeTextArea());
 
 const vscode = acquireVsCodeApi();
 
@@ -36,19 +34,16 @@ function byId<T extends HTMLElement>(id: string): T {
 }
 
 const stateLine = byId("engine-state");
-const pickModelButton = byId("pick-model");
 const list = byId("messages");
 const empty = byId("empty");
-const attach = byId<Checkbox>("attach");
-const prompt = byId<TextArea>("prompt");
-const sendButton = byId("send");
-const stopButton = byId("stop");
-const busyRing = byId("busy");
 const notice = byId("notice");
+const { newChat, pickModel: pickModelButton, attach, prompt, send: sendButton, stop: stopButton, busy: busyRing } = createChatControls(document);
 
 const saved = vscode.getState() as Partial<PageState> | undefined;
-prompt.value = typeof saved?.draft === "string" ? saved.draft : "";
-attach.checked = saved?.attach === true;
+void registerComponents().then(() => {
+    prompt.value = typeof saved?.draft === "string" ? saved.draft : "";
+    attach.checked = saved?.attach === true;
+});
 
 function saveState(): void {
     vscode.setState({ draft: prompt.value, attach: attach.checked } satisfies PageState);
@@ -191,13 +186,17 @@ function send(): void {
 
 sendButton.addEventListener("click", send);
 stopButton.addEventListener("click", () => vscode.postMessage({ type: "stop" }));
-byId("new-chat").addEventListener("click", () => vscode.postMessage({ type: "newChat" }));
+newChat.addEventListener("click", () => vscode.postMessage({ type: "newChat" }));
 pickModelButton.addEventListener("click", () => vscode.postMessage({ type: "pickModel" }));
 prompt.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
+    const action = composerKeyAction(event, busy);
+    if (action === undefined)
+        return;
+    event.preventDefault();
+    if (action === "send")
         send();
-    }
+    else
+        vscode.postMessage({ type: "stop" });
 });
 prompt.addEventListener("input", saveState);
 attach.addEventListener("change", saveState);

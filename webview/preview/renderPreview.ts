@@ -1,5 +1,5 @@
 // The preview's content for one state: where the suggestion is, its tokens, and a summary of their difficulty.
-import { percent } from "../shared/format.js";
+import { percent } from "../../src/ui/percent.js";
 import { hardDifficulty, renderTokenSpans } from "../shared/tokenSpans.js";
 import type { PreviewMessage } from "./protocol.js";
 

@@ -1,8 +1,4 @@
-// Text for token details: model pieces with their whitespace made visible, probabilities as percentages.
-
-export function percent(value: number): string {
-    return `${(value * 100).toFixed(value < 0.1 ? 1 : 0)}%`;
-}
+// Text for token details: model pieces with their whitespace made visible.
 
 const visible: Record<string, string> = { " ": "·", "\n": "↵", "\r": "␍", "\t": "⇥" };
 

@@ -21,6 +21,9 @@ export function renderTokenSpans(document: Document, tokens: readonly TokenView[
         const span = document.createElement("span");
         span.className = "tok";
         span.classList.toggle("hard", token.difficulty >= hardDifficulty);
+        // hard tokens are in the tab order, so the keyboard reaches their details (the tooltip shows on focus)
+        if (token.difficulty >= hardDifficulty)
+            span.tabIndex = 0;
         span.classList.toggle("iterated", token.iterated);
         span.classList.toggle("changed", token.changed);
         span.classList.toggle("proxy", token.difficultyIsProxy);

@@ -1,7 +1,8 @@
 // The tooltip over a token span: its difficulty, whether it iterated, and the candidates before and after the
 // second pass. Built from DOM nodes with text content only.
 import type { CandidateView, TokenView } from "../../src/engine/protocol/engineProtocol.js";
-import { percent, visiblePiece } from "./format.js";
+import { percent } from "../../src/ui/percent.js";
+import { visiblePiece } from "./format.js";
 import { tokenOf } from "./tokenSpans.js";
 
 function element<K extends keyof HTMLElementTagNameMap>(document: Document, tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
@@ -61,27 +62,39 @@ export function tooltipContent(document: Document, token: TokenView, maxRows = 5
     return fragment;
 }
 
-/** One tooltip for the page, shown over any token span under the pointer (delegated, so new spans need nothing). */
+const tooltipId = "tok-tooltip";
+
+/**
+ * One tooltip for the page, shown over the token span under the pointer or with the keyboard focus (delegated, so
+ * new spans need nothing); the focused span is described by it for screen readers, and Escape hides it.
+ */
 export function installTokenTooltip(document: Document): void {
     const tooltip = element(document, "div", "tok-tooltip");
+    tooltip.id = tooltipId;
     tooltip.setAttribute("role", "tooltip");
     tooltip.hidden = true;
     document.body.append(tooltip);
     let current: Element | undefined;
 
-    document.addEventListener("mouseover", (event) => {
+    const hide = (): void => {
+        current?.removeAttribute("aria-describedby");
+        current = undefined;
+        tooltip.hidden = true;
+    };
+    const show = (target: EventTarget | null): void => {
         // a node type test rather than instanceof Element: it holds in any window (tests run this in jsdom)
-        const target = event.target as Node | null;
-        const span = target?.nodeType === 1 ? (target as Element).closest(".tok") : null;
+        const node = target as Node | null;
+        const span = node?.nodeType === 1 ? (node as Element).closest(".tok") : null;
         const token = span === null ? undefined : tokenOf(span);
         if (span === null || token === undefined) {
-            current = undefined;
-            tooltip.hidden = true;
+            hide();
             return;
         }
         if (span === current)
             return;
+        hide();
         current = span;
+        span.setAttribute("aria-describedby", tooltipId);
         tooltip.replaceChildren(tooltipContent(document, token));
         tooltip.hidden = false;
         // placed through the CSSOM (allowed under the CSP): below the token, or above it near the bottom
@@ -94,9 +107,14 @@ export function installTokenTooltip(document: Document): void {
         const below = box.bottom + 4;
         tooltip.style.top = `${below + height > viewHeight ? Math.max(0, box.top - height - 4) : below}px`;
         tooltip.style.left = `${Math.max(4, Math.min(box.left, viewWidth - width - 4))}px`;
+    };
+
+    document.addEventListener("mouseover", (event) => show(event.target));
+    document.addEventListener("focusin", (event) => show(event.target));
+    document.addEventListener("focusout", hide);
+    document.addEventListener("keydown", (event) => {
+        if (event.key === "Escape")
+            hide();
     });
-    document.addEventListener("scroll", () => {
-        current = undefined;
-        tooltip.hidden = true;
-    }, true);
+    document.addEventListener("scroll", hide, true);
 }

@@ -10,16 +10,16 @@ const settings = z.object({
     modelPath: z.string().min(1).max(4096),
     gpu: z.enum(["auto", "cpu", "vulkan", "cuda"]),
     threads: z.number().int().min(0).max(maxThreads),
-    contextSize: z.number().int().min(256).max(262_144),
+    contextSize: z.number().int().min(512).max(131_072),
     threshold: z.number().min(0).max(1).nullable()
 });
 
 const complete = z.object({
     prefix: z.string().max(maxTextChars),
     suffix: z.string().max(maxTextChars),
-    maxTokens: z.number().int().min(1).max(4096),
-    maxMs: z.number().int().min(1).max(600_000),
-    maxLines: z.number().int().min(1).max(1000),
+    maxTokens: z.number().int().min(1).max(512),
+    maxMs: z.number().int().min(50).max(30_000),
+    maxLines: z.number().int().min(1).max(100),
     stream: z.boolean()
 });
 
@@ -27,7 +27,7 @@ const chat = z.object({
     // the whole conversation within the bound of one text: it is rendered and tokenized a few times to fit it
     messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string().max(maxTextChars) })).min(1).max(1000)
         .refine((messages) => messages.reduce((total, message) => total + message.content.length, 0) <= maxTextChars, `the messages together must be at most ${maxTextChars} characters`),
-    maxTokens: z.number().int().min(1).max(32_768),
+    maxTokens: z.number().int().min(16).max(32_768),
     enableThinking: z.boolean(),
     stream: z.boolean()
 });

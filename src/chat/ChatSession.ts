@@ -3,13 +3,12 @@
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import type { ChatParams, ChatResult, TokenView } from "../engine/protocol/engineProtocol.js";
-import type { EngineState } from "../engineClient/EngineClient.js";
-import { engineSettings } from "../engineHost/settings.js";
+import type { EngineState } from "../engineHost/EngineController.js";
+import { chatSettings, engineSettings } from "../settings/vscodeSettings.js";
 import { commandIds } from "../ui/commandIds.js";
-import type { Attachment, ChatHistory, StoredMessage } from "./chatHistory.js";
+import type { Attachment, ChatHistory, StoredMessage } from "./ChatHistory.js";
 import { maxPromptChars } from "./chatLimits.js";
 import { engineMessages } from "./chatRequest.js";
-import { chatSettings } from "./chatSettings.js";
 import { codeTokens } from "./codeBlocks.js";
 import { attachmentLabel, readAttachment } from "./editorContext.js";
 import { describeError, describeState } from "./engineText.js";

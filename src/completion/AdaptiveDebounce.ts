@@ -41,10 +41,6 @@ export class AdaptiveDebounce {
         this.latency = this.latency === undefined ? ms : 0.7 * this.latency + 0.3 * ms;
     }
 
-    get expectedLatencyMs(): number | undefined {
-        return this.latency;
-    }
-
     delayMs(context: DebounceContext, settings: DebounceSettings): number {
         if (!settings.adaptive)
             return settings.baseMs;

@@ -1,10 +1,10 @@
 // One message of the conversation in the page. A question is plain text; an answer is its reasoning (collapsed),
 // its Markdown (or its tokens, per the Tokens switch), how it ended, and its statistics.
-import type { Checkbox } from "@vscode/webview-ui-toolkit";
 import type { AnswerStats, ChatErrorView, MessageEnd, MessageView } from "../../src/chat/protocol.js";
 import { splitThinking } from "../../src/chat/thinking.js";
 import { sliceTokens } from "../../src/chat/tokenSlices.js";
 import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";
+import { type CheckboxElement, createButton, createCheckbox } from "../shared/components.js";
 import { renderTokenSpans } from "../shared/tokenSpans.js";
 import { statsLine } from "./answerStats.js";
 import { decorateCodeBlocks } from "./codeBlockActions.js";
@@ -23,14 +23,6 @@ function part<K extends keyof HTMLElementTagNameMap>(document: Document, tag: K,
     return element;
 }
 
-/** A toolkit component (a custom element the page registered). */
-function component(document: Document, tag: "vscode-button" | "vscode-checkbox", className: string, label: string): HTMLElement {
-    const element = document.createElement(tag);
-    element.className = className;
-    element.textContent = label;
-    return element;
-}
-
 export class ChatMessageView {
     readonly root: HTMLElement;
     private text: string;
@@ -45,7 +37,7 @@ export class ChatMessageView {
     private readonly thinkingText: HTMLElement;
     private readonly answer: HTMLElement;
     private readonly errorBox: HTMLElement;
-    private readonly tokenSwitch: HTMLElement;
+    private readonly tokenSwitch: CheckboxElement;
     private readonly statsText: HTMLElement;
 
     constructor(private readonly document: Document, readonly view: MessageView, private readonly actions: MessageActions) {
@@ -63,11 +55,11 @@ export class ChatMessageView {
         this.thinking.append(this.thinkingSummary, this.thinkingText);
         this.answer = part(document, "div", "answer");
         this.errorBox = part(document, "div", "error");
-        this.tokenSwitch = component(document, "vscode-checkbox", "token-switch", "Tokens");
-        this.tokenSwitch.title = "Show the answer as tokens: colour = P(hard), underline = second pass; hover for candidates";
-        this.tokenSwitch.addEventListener("change", (event) => {
-            this.setShowTokens((event.target as Checkbox).checked);
+        this.tokenSwitch = createCheckbox(document, "Tokens", {
+            className: "token-switch",
+            title: "Show the answer as tokens: colour = P(hard), underline = second pass; hover or focus a hard token for its candidates"
         });
+        this.tokenSwitch.addEventListener("change", () => this.setShowTokens(this.tokenSwitch.checked));
         this.statsText = part(document, "span", "stats");
         const footer = part(document, "div", "message-footer");
         footer.append(this.tokenSwitch, this.statsText);
@@ -145,7 +137,7 @@ export class ChatMessageView {
             hint.textContent = this.error.hint;
             this.errorBox.append(what, hint);
             if (this.error.action === "pickModel") {
-                const pick = component(this.document, "vscode-button", "", "Pick a model…");
+                const pick = createButton(this.document, "Pick a model…");
                 pick.addEventListener("click", () => this.actions.pickModel());
                 this.errorBox.append(pick);
             }

@@ -1,8 +1,9 @@
 import * as vscode from "vscode";
 import type { DifficultyStore } from "../difficulty/DifficultyStore.js";
-import { ChatHistory } from "./chatHistory.js";
-import { type ChatEngine, ChatSession } from "./chatSession.js";
-import { createNonce, renderChatHtml } from "./html.js";
+import { ChatHistory } from "./ChatHistory.js";
+import { type ChatEngine, ChatSession } from "./ChatSession.js";
+import { loadWebviewPage } from "../ui/webviewPage.js";
+import { renderChatHtml } from "./html.js";
 import { type HostMessage, parseWebviewMessage } from "./protocol.js";
 
 /**
@@ -30,14 +31,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     resolveWebviewView(view: vscode.WebviewView): void {
         this.viewSubscriptions?.dispose();
         this.view = view;
-        const webviewRoot = vscode.Uri.joinPath(this.extensionUri, "dist", "webview");
-        view.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot] };
-        view.webview.html = renderChatHtml({
-            cspSource: view.webview.cspSource,
-            scriptUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, "chat.js")).toString(),
-            styleUri: view.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, "chat.css")).toString(),
-            nonce: createNonce(),
-        });
+        loadWebviewPage(view.webview, this.extensionUri, "chat", renderChatHtml);
         const subscriptions = vscode.Disposable.from(
             view.webview.onDidReceiveMessage((raw: unknown) => this.received(raw)),
             view.onDidDispose(() => {

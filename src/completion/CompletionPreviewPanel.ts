@@ -2,7 +2,8 @@ import * as vscode from "vscode";
 import * as z from "zod/mini";
 import type { TokenView } from "../engine/protocol/engineProtocol.js";
 import type { PreviewMessage } from "../../webview/preview/protocol.js";
-import { createNonce, renderPreviewHtml } from "../chat/html.js";
+import { renderPreviewHtml } from "../chat/html.js";
+import { loadWebviewPage } from "../ui/webviewPage.js";
 
 const readySchema = z.object({ type: z.literal("ready") });
 
@@ -25,19 +26,12 @@ export class CompletionPreviewPanel implements vscode.Disposable {
             this.panel.reveal(vscode.ViewColumn.Beside, true);
             return;
         }
-        const webviewRoot = vscode.Uri.joinPath(this.extensionUri, "dist", "webview");
         const panel = vscode.window.createWebviewPanel(
             "tah.completionPreview",
             "TaH: Completion Preview",
             { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-            { enableScripts: true, localResourceRoots: [webviewRoot] },
         );
-        panel.webview.html = renderPreviewHtml({
-            cspSource: panel.webview.cspSource,
-            scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, "preview.js")).toString(),
-            styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot, "preview.css")).toString(),
-            nonce: createNonce(),
-        });
+        loadWebviewPage(panel.webview, this.extensionUri, "preview", renderPreviewHtml);
         const messages = panel.webview.onDidReceiveMessage((raw: unknown) => {
             // the page sends "ready" when its script runs (again, after it was hidden): it then gets the latest state
             if (readySchema.safeParse(raw).success)

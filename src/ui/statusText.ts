@@ -1,11 +1,8 @@
-import * as vscode from "vscode";
+// The status bar's words for each engine state (free of VS Code, so tests can check every case).
 import type { EngineStats } from "../engine/protocol/engineProtocol.js";
-import type { EngineState } from "../engineHost/EngineHost.js";
-import { commandIds } from "./commandIds.js";
-
-function percent(value: number): string {
-    return `${Math.round(value * 100)}%`;
-}
+import type { EngineState } from "../engineHost/EngineController.js";
+import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
+import { percent } from "./percent.js";
 
 /** The status text for an engine state (pure, so tests can check every case). */
 export function statusText(state: EngineState, stats: EngineStats | undefined, hasModelSetting: boolean, inlineEnabled: boolean): { text: string; tooltip: string } {
@@ -27,40 +24,13 @@ export function statusText(state: EngineState, stats: EngineStats | undefined, h
         }
         case "loading":
             return { text: `$(loading~spin) TaH: loading ${percent(state.fraction)}`, tooltip: "TaH Copilot: loading the model" };
-        case "starting":
-            return { text: "$(loading~spin) TaH: starting", tooltip: "TaH Copilot: starting the engine" };
         case "crashed":
-            return { text: "$(warning) TaH: restarting", tooltip: "TaH Copilot: the engine stopped and is restarting" };
-        case "failed":
-            return { text: "$(error) TaH: model not loaded", tooltip: `TaH Copilot: ${state.error.message}. Click for the menu.` };
-        default:
+            return { text: "$(warning) TaH: restarting", tooltip: `TaH Copilot: ${errorSentence({ text: describeEngineError(state.error).text, hint: "It is restarting." })}` };
+        case "failed": {
+            const description = describeEngineError(state.error);
+            return { text: `$(error) TaH: ${description.status}`, tooltip: `TaH Copilot: ${errorSentence(description)} Click for the menu.` };
+        }
+        case "idle":
             return { text: `$(sparkle) TaH: not loaded${inline}`, tooltip: "TaH Copilot: the model loads on first use. Click for the menu." };
-    }
-}
-
-/** The status-bar item; clicking it opens the TaH menu. */
-export class StatusBar implements vscode.Disposable {
-    private readonly item: vscode.StatusBarItem;
-
-    constructor() {
-        this.item = vscode.window.createStatusBarItem("tah.status", vscode.StatusBarAlignment.Right, 100);
-        this.item.name = "TaH Copilot";
-        this.item.command = commandIds.showMenu;
-        this.item.show();
-    }
-
-    get text(): string {
-        return this.item.text;
-    }
-
-    update(state: EngineState, stats: EngineStats | undefined, hasModelSetting: boolean, inlineEnabled: boolean): void {
-        const { text, tooltip } = statusText(state, stats, hasModelSetting, inlineEnabled);
-        this.item.text = text;
-        this.item.tooltip = tooltip;
-        this.item.backgroundColor = state.kind === "failed" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
-    }
-
-    dispose(): void {
-        this.item.dispose();
     }
 }
