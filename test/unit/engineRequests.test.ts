@@ -18,7 +18,7 @@ describe("engine requests", () => {
         for (const bad of [{ threshold: Number.NaN }, { threshold: 1.5 }, { threads: 40_000 }])
             assert.equal(paramSchemas.load.safeParse({ ...settings, ...bad }).success, false, JSON.stringify(bad));
         const long = "x".repeat(1_500_000);
-        const chat = { maxTokens: 10, enableThinking: false, stream: false };
+        const chat = { maxTokens: 16, enableThinking: false, stream: false };
         assert.equal(paramSchemas.chat.safeParse({ ...chat, messages: [{ role: "user", content: long }] }).success, true);
         assert.equal(paramSchemas.chat.safeParse({ ...chat, messages: [{ role: "user", content: long }, { role: "user", content: long }] }).success, false);
     });
