@@ -15,7 +15,7 @@ const unlimitedLines = Number.MAX_SAFE_INTEGER;
  */
 export async function infill(context: RequestContext): Promise<void> {
     const request = parseBody(infillRequestSchema, context.body);
-    const maxTokens = maxTokensOf(request.n_predict === undefined || request.n_predict < 0 ? undefined : Math.max(1, request.n_predict), context.limits);
+    const maxTokens = maxTokensOf(request.n_predict === undefined || request.n_predict < 0 ? undefined : Math.max(1, request.n_predict), context.limits, "n_predict");
     const maxMs = request.t_max_predict_ms === undefined || request.t_max_predict_ms <= 0 ? context.limits.maxDecodeMs : Math.min(request.t_max_predict_ms, context.limits.maxDecodeMs);
     // the engine keeps the end of the prefix when the context is short, so the other files' chunks go first
     const extra = request.input_extra.map((chunk) => (chunk.text.endsWith("\n") ? chunk.text : `${chunk.text}\n`)).join("");

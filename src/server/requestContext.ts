@@ -44,11 +44,11 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
     return parsed.data;
 }
 
-export function maxTokensOf(requested: number | null | undefined, limits: ServeLimits): number {
+export function maxTokensOf(requested: number | null | undefined, limits: ServeLimits, field = "max_tokens"): number {
     if (requested === null || requested === undefined)
         return Math.min(limits.defaultMaxTokens, limits.maxTokens);
     if (requested > limits.maxTokens)
-        throw invalidRequest(`max_tokens is ${requested}; this server allows at most ${limits.maxTokens}`);
+        throw invalidRequest(`${field} is ${requested}; this server allows at most ${limits.maxTokens}`);
     return requested;
 }
 
