@@ -1,8 +1,13 @@
 import type { IncomingMessage } from "node:http";
 import { HttpError, invalidRequest } from "./httpError.js";
 
-/** Reads a JSON request body of at most maxBytes (413 beyond, before reading more than that). */
+/**
+ * Reads a JSON request body of at most maxBytes (413 beyond, before reading more than that). The JSON content type is
+ * required: a web page can send one cross-origin only after a CORS preflight, which this server never grants.
+ */
 export async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+    if (!/^application\/json\b/i.test(request.headers["content-type"] ?? ""))
+        throw new HttpError(415, "invalid_request_error", "unsupportedMediaType", "the request body must be JSON (Content-Type: application/json)");
     const tooLarge = (): HttpError => new HttpError(413, "invalid_request_error", "requestTooLarge", `the request body exceeds ${maxBytes} bytes`);
     if (Number(request.headers["content-length"] ?? 0) > maxBytes)
         throw tooLarge();

@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { checkBearer, isLoopbackHost } from "./auth.js";
+import { checkBearer, checkLoopbackHostHeader, isLoopbackHost } from "./auth.js";
 import { chatCompletions } from "./chatCompletions.js";
 import { completions } from "./completions.js";
 import { HttpError, toHttpError } from "./httpError.js";
@@ -118,6 +118,7 @@ export async function startServer(engine: ServeEngine, options: ServeOptions): P
                 throw new HttpError(404, "not_found_error", "notFound", `no route ${path}`);
             if (request.method !== route.method)
                 throw new HttpError(405, "invalid_request_error", "methodNotAllowed", `${path} takes ${route.method}`);
+            checkLoopbackHostHeader(request, options.apiKey);
             if (route.public !== true)
                 checkBearer(request, options.apiKey);
             const body = route.method === "POST" ? await readJsonBody(request, options.limits.maxBodyBytes) : undefined;

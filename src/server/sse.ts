@@ -14,7 +14,7 @@ export class SseStream {
     }
 
     send(data: unknown): void {
-        if (!this.response.writableEnded)
+        if (!this.response.writableEnded && !this.response.destroyed)
             this.response.write(`data: ${JSON.stringify(data)}\n\n`);
     }
 

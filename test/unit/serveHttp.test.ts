@@ -4,6 +4,7 @@
  * engine error) and what needs no model. The real engine behind the same server: test/engine/serve.test.ts.
  */
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, afterEach, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
@@ -227,12 +228,30 @@ describe("tah serve, security and limits", () => {
         await assert.rejects(startServer(engine, { host: "0.0.0.0", port: 0, modelName: "x", limits, log: () => undefined }), /without an API key/);
     });
 
+    test("without a key, a request addressed to another host name (DNS rebinding) is refused", async () => {
+        const open = await startServer(engine, { host: "127.0.0.1", port: 0, modelName: model, limits, log: () => undefined });
+        try {
+            const port = new URL(open.url).port;
+            const request = (host: string): Promise<number> => new Promise((resolve, reject) => {
+                http.get({ host: "127.0.0.1", port, path: "/v1/models", headers: { host } }, (response) => { response.resume(); resolve(response.statusCode ?? 0); }).on("error", reject);
+            });
+            assert.equal(await request("evil.example:8080"), 403);
+            assert.equal(await request(`localhost:${port}`), 200);
+            assert.equal(await request(`[::1]:${port}`), 200);
+        } finally {
+            await open.close();
+        }
+    });
+
     test("a body over the limit gets 413, max_tokens over the limit 400, bad JSON 400", async () => {
         const big = await post("/v1/completions", { prompt: "x".repeat(limits.maxBodyBytes) });
         assert.equal(big.status, 413);
         await assert.rejects(client.completions.create({ model, prompt: "x", max_tokens: limits.maxTokens + 1 }), (error: unknown) => error instanceof OpenAI.BadRequestError && /at most 64/.test(error.message));
-        const broken = await fetch(`${server.url}/v1/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}` }, body: "{" });
+        const broken = await fetch(`${server.url}/v1/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: "{" });
         assert.equal(broken.status, 400);
+        // what a web page can send cross-origin without a preflight
+        const form = await fetch(`${server.url}/v1/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "text/plain" }, body: "{\"prompt\": \"x\"}" });
+        assert.equal(form.status, 415);
         assert.equal(engine.calls.length, 0);
     });
 
