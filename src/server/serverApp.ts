@@ -81,6 +81,9 @@ function answerError(response: ServerResponse, error: HttpError): void {
     if (!response.headersSent) {
         if (error.status === 413)
             response.setHeader("connection", "close");
+        // OpenAI's clients wait this long before their retry of a 429
+        if (error.code === "busy")
+            response.setHeader("retry-after", "1");
         sendJson(response, error.status, error.body());
         return;
     }

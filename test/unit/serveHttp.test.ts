@@ -255,6 +255,12 @@ describe("tah serve, security and limits", () => {
         assert.equal(engine.calls.length, 0);
     });
 
+    test("what the server cannot honour is refused, not ignored: n > 1, a forced tool choice", async () => {
+        await assert.rejects(client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], n: 2 }), (error: unknown) => error instanceof OpenAI.BadRequestError && /n = 1/.test(error.message));
+        await assert.rejects(client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], tools: [weatherTool], tool_choice: "required" }), (error: unknown) => error instanceof OpenAI.BadRequestError && /tool_choice/.test(error.message));
+        assert.equal(engine.calls.length, 0);
+    });
+
     test("engine errors keep their code and get the matching status", async () => {
         engine.failure = new EngineError("contextFull", "the prompt does not fit");
         await assert.rejects(client.completions.create({ model, prompt: "x" }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === "contextFull");
@@ -279,6 +285,8 @@ describe("tah serve, security and limits", () => {
         assert.equal(burst.length, 20);
         for (const outcome of burst)
             assert.ok(outcome.status === "rejected" && outcome.reason instanceof OpenAI.RateLimitError && outcome.reason.code === "busy", String(outcome.status === "rejected" ? outcome.reason : "served"));
+        const refused = burst[0].status === "rejected" ? burst[0].reason as InstanceType<typeof OpenAI.RateLimitError> : undefined;
+        assert.equal(refused?.headers.get("retry-after"), "1");
         release();
         assert.equal((await running).choices[0].text, "r");
         assert.deepEqual((await Promise.all(queued)).map((answer) => answer.choices[0].text), ["q0", "q1", "q2"]);
