@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { toEngineError } from "../engine/protocol/engineError.js";
 import { convertCommand, convertUsage } from "./convertCommand.js";
+import { serveCommand, serveUsage } from "./serveCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
 import { UsageError } from "./usageError.js";
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
     trace: { run: traceCommand, usage: traceUsage },
-    convert: { run: convertCommand, usage: convertUsage }
+    convert: { run: convertCommand, usage: convertUsage },
+    serve: { run: serveCommand, usage: serveUsage }
 };
 
 const usage = `tah — the TaH Copilot engine from the command line

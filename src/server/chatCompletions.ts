@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import type { TokenView } from "../engine/protocol/engineProtocol.js";
+import { toEngineMessages } from "./chatMessages.js";
+import { generate, type Generation } from "./generation.js";
+import { chatRequestSchema } from "./openAiSchemas.js";
+import { parseToolCalls, type ToolCall } from "./qwen3Tools.js";
+import { maxTokensOf, parseBody, sendJson, stopList, unixSeconds, type RequestContext } from "./requestContext.js";
+import { SseStream } from "./sse.js";
+import { StopStrings } from "./stopStrings.js";
+import { tahTokens, usageOf } from "./tahFields.js";
+
+const toolCallStart = "<tool_call>";
+
+function openAiToolCalls(calls: readonly ToolCall[]): Array<{ index: number; id: string; type: "function"; function: ToolCall }> {
+    return calls.map((call, index) => ({ index, id: `call_${randomUUID().replaceAll("-", "")}`, type: "function", function: call }));
+}
+
+/** POST /v1/chat/completions: OpenAI's chat API on the engine's chat, Qwen3's tool calls parsed into tool_calls. */
+export async function chatCompletions(context: RequestContext): Promise<void> {
+    const request = parseBody(chatRequestSchema, context.body);
+    const maxTokens = maxTokensOf(request.max_completion_tokens ?? request.max_tokens, context.limits);
+    const tools = request.tool_choice === "none" ? [] : request.tools ?? [];
+    const messages = toEngineMessages(request.messages, tools);
+    const withDifficulty = request.tah_difficulty === true;
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = unixSeconds();
+    const model = context.modelName;
+    const kind = context.engine.status().model?.kind;
+    Object.assign(context.log, { stream: request.stream === true, max_tokens: maxTokens, tools: tools.length });
+
+    const chunk = (delta: Record<string, unknown>, finishReason: string | null, tokens: readonly TokenView[] = []): Record<string, unknown> => ({
+        id, object: "chat.completion.chunk", created, model,
+        choices: [{ index: 0, delta, finish_reason: finishReason, ...(withDifficulty && tokens.length > 0 ? { tah_tokens: tahTokens(tokens) } : {}) }]
+    });
+
+    const engineRun = (onToken: (token: TokenView) => void, signal: AbortSignal): ReturnType<typeof context.engine.chat> =>
+        context.engine.chat({ messages, maxTokens, enableThinking: request.chat_template_kwargs?.enable_thinking ?? false, stream: true }, onToken, signal);
+
+    if (request.stream !== true) {
+        const generation = await context.inTurn(() => generate(engineRun, { stops: stopList(request.stop), signal: context.signal }));
+        context.metrics.recordGeneration(generation);
+        const { content, calls } = tools.length > 0 ? parseToolCalls(generation.text) : { content: generation.text, calls: [] };
+        const usage = usageOf(generation, kind);
+        Object.assign(context.log, { finish_reason: calls.length > 0 ? "tool_calls" : generation.finishReason, usage });
+        sendJson(context.response, 200, {
+            id, object: "chat.completion", created, model,
+            choices: [{
+                index: 0,
+                message: { role: "assistant", content: calls.length > 0 && content === "" ? null : content, ...(calls.length > 0 ? { tool_calls: openAiToolCalls(calls) } : {}) },
+                finish_reason: calls.length > 0 ? "tool_calls" : generation.finishReason,
+                ...(withDifficulty ? { tah_tokens: tahTokens(generation.tokens) } : {})
+            }],
+            usage
+        });
+        return;
+    }
+
+    await context.inTurn(async () => {
+        const stream = new SseStream(context.response);
+        stream.send(chunk({ role: "assistant", content: "" }, null));
+        // with tools, text from a `<tool_call>` on is held back: it becomes tool_calls at the end, or text if it does not parse
+        const toolText = new StopStrings(tools.length > 0 ? [toolCallStart] : []);
+        const generation: Generation = await generate(engineRun, {
+            stops: stopList(request.stop),
+            signal: context.signal,
+            onText: (text, tokens) => {
+                const shown = toolText.push(text);
+                if (shown !== "" || (withDifficulty && tokens.length > 0))
+                    stream.send(chunk({ content: shown }, null, tokens));
+            }
+        });
+        context.metrics.recordGeneration(generation);
+        const rest = toolText.flush();
+        const held = toolText.stopped ? parseToolCalls(generation.text.slice(toolText.releasedLength)) : { content: rest, calls: [] };
+        const calls = held.calls;
+        if (held.content !== "")
+            stream.send(chunk({ content: held.content }, null));
+        if (calls.length > 0)
+            stream.send(chunk({ tool_calls: openAiToolCalls(calls) }, null));
+        const finishReason = calls.length > 0 ? "tool_calls" : generation.finishReason;
+        const usage = usageOf(generation, kind);
+        Object.assign(context.log, { finish_reason: finishReason, usage });
+        if (request.stream_options?.include_usage === true) {
+            stream.send(chunk({}, finishReason));
+            stream.send({ id, object: "chat.completion.chunk", created, model, choices: [], usage });
+        } else
+            stream.send({ ...chunk({}, finishReason), usage });
+        stream.end(true);
+    });
+}
