@@ -1,7 +1,4 @@
-import { ContextFullError } from "../engine/evaluator/TahSequence.js";
 import { engineErrorCodeOf, type EngineErrorCode } from "../engine/protocol/engineError.js";
-import { ChatTooLongError } from "../engine/prompts/chatPrompt.js";
-import { NoModelError } from "../engine/service/EngineService.js";
 
 /** OpenAI's error types; clients branch on them (and on the status). */
 export type OpenAiErrorType = "invalid_request_error" | "authentication_error" | "not_found_error" | "rate_limit_error" | "server_error";
@@ -37,23 +34,11 @@ const engineStatus: Record<EngineErrorCode, { status: number; type: OpenAiErrorT
     internal: { status: 500, type: "server_error" }
 };
 
-/**
- * The code of an error the engine service throws. Until the service throws EngineError everywhere, its three plain
- * error classes are mapped here as the engine process maps them (src/engine/process/main.ts).
- */
-function engineCodeOf(error: unknown): EngineErrorCode {
-    if (error instanceof ChatTooLongError || error instanceof ContextFullError)
-        return "contextFull";
-    if (error instanceof NoModelError)
-        return "noModel";
-    return engineErrorCodeOf(error);
-}
-
 /** An HttpError for anything thrown while serving a request; engine errors keep their code. */
 export function toHttpError(error: unknown): HttpError {
     if (error instanceof HttpError)
         return error;
-    const code = engineCodeOf(error);
+    const code = engineErrorCodeOf(error);
     const { status, type } = engineStatus[code];
     const message = code === "internal" ? "internal server error" : error instanceof Error ? error.message : String(error);
     return new HttpError(status, type, code, message);

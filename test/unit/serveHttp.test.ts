@@ -10,7 +10,6 @@ import OpenAI from "openai";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { EngineError } from "../../src/engine/protocol/engineError.js";
 import type { ChatParams, CompletionParams } from "../../src/engine/protocol/engineProtocol.js";
-import { ChatTooLongError } from "../../src/engine/prompts/chatPrompt.js";
 import type { LogRecord } from "../../src/server/requestLog.js";
 import type { ServeLimits } from "../../src/server/requestContext.js";
 import { startServer, type RunningServer } from "../../src/server/serverApp.js";
@@ -264,7 +263,7 @@ describe("tah serve, security and limits", () => {
     test("engine errors keep their code and get the matching status", async () => {
         engine.failure = new EngineError("contextFull", "the prompt does not fit");
         await assert.rejects(client.completions.create({ model, prompt: "x" }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === "contextFull");
-        engine.failure = new ChatTooLongError("too long");
+        engine.failure = new EngineError("contextFull", "too long");
         await assert.rejects(client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }] }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === "contextFull");
         engine.failure = new Error("segfault details");
         await assert.rejects(client.completions.create({ model, prompt: "x" }), (error: unknown) => error instanceof OpenAI.InternalServerError && !error.message.includes("segfault"));
