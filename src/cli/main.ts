@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { ModelFileError } from "../engine/model/modelFiles.js";
 import { NativeBuildError } from "../engine/native/loadPatchedLlama.js";
+import { DownloadError } from "../models/downloadError.js";
 import { convertCommand, convertUsage } from "./convertCommand.js";
+import { pullCommand, pullUsage } from "./pullCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
 import { UsageError } from "./usageError.js";
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
     trace: { run: traceCommand, usage: traceUsage },
-    convert: { run: convertCommand, usage: convertUsage }
+    convert: { run: convertCommand, usage: convertUsage },
+    pull: { run: pullCommand, usage: pullUsage }
 };
 
 const usage = `tah — the TaH Copilot engine from the command line
@@ -29,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
             console.error(`tah ${name}: ${error.message}\n\n${command.usage}`);
             return 2;
         }
-        if (error instanceof ModelFileError || error instanceof NativeBuildError) {
+        if (error instanceof ModelFileError || error instanceof NativeBuildError || error instanceof DownloadError) {
             console.error(`tah ${name}: ${error.message}`);
             return 1;
         }

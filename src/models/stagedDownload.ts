@@ -129,7 +129,7 @@ class StagedDownload {
         this.stopReports();
         if (firstError !== undefined) {
             // The others stopped because of it; a cancellation by the caller is reported as such.
-            const error = o.signal?.aborted ? new DownloadError("aborted", "the download was cancelled") : firstError;
+            const error = o.signal?.aborted ? new DownloadError("aborted", `the download was cancelled; what came is kept in ${path.resolve(o.stagingDir)}, and the same download again resumes from it`) : firstError;
             if (error instanceof DownloadError && error.code === "checksum")
                 await rm(o.stagingDir, { recursive: true, force: true });
             throw error;
