@@ -154,16 +154,21 @@ export class HubClient {
         const signal = options.signal;
         const body = response.body;
         const failure = (error: unknown): DownloadError => this.failure(error, `${repo}/${filePath}`, signal);
+        // Listening from now on (not from the first read) and through events.on keeps every chunk that arrived
+        // before a dropped connection's error (a stream's own iterator discards them), so a resume starts after
+        // every byte that came. It pauses the body while 16 chunks wait.
+        const chunks = on(body, "data", { close: ["end", "close"], highWaterMark: 16 });
+        // A connection that dropped before the listener was there emits nothing more.
+        const droppedEarly = body.destroyed && !body.readableEnded;
         return {
             start,
             size,
             etag,
             body: (async function* () {
-                // events.on keeps the chunks that arrived before a dropped connection's error (a stream's own
-                // iterator discards them), so a resume starts after every byte that came; it pauses the body
-                // while 16 chunks wait.
                 try {
-                    for await (const [chunk] of on(body, "data", { close: ["end"], highWaterMark: 16 }))
+                    if (droppedEarly)
+                        throw body.errored ?? new Error("the connection closed");
+                    for await (const [chunk] of chunks)
                         yield chunk as Uint8Array;
                 } catch (error) {
                     throw failure(error);
