@@ -62,7 +62,7 @@ function printResult(result: InstallResult): void {
         const share = `${Math.round(memoryShareForModel * 100)}% of this machine's ${formatBytes(os.totalmem())}`;
         console.log(choice.fits
             ? `  type ${choice.type}: the best that fits in ${share} (estimated ${formatBytes(choice.estimate.totalBytes)} loaded)`
-            : `  type ${choice.type}: the smallest; even it needs an estimated ${formatBytes(choice.estimate.totalBytes)}, more than ${share}`);
+            : `  type ${choice.type}: it needs an estimated ${formatBytes(choice.estimate.totalBytes)} loaded (KV cache ${formatBytes(choice.estimate.kvCacheBytes)}), more than ${share}: use a shorter tah.contextSize`);
     }
     for (const file of result.files)
         console.log(`  ${file}`);

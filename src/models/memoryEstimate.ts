@@ -85,8 +85,12 @@ export function estimateMemory(shape: ModelShape, options: MemoryEstimateOptions
     return { weightsBytes, kvCacheBytes, computeBytes, totalBytes: weightsBytes + kvCacheBytes + computeBytes + runtimeBytes };
 }
 
-/** Best first: q8_0 is close to lossless at half of f16's memory; below q4 quality drops fast. */
-export const defaultTypeOrder: readonly OutputTypeName[] = ["q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k"];
+/**
+ * Best first: q8_0 is close to lossless at half of f16's memory. Below q4_k_m quality drops fast at these sizes, and
+ * the KV cache, which no weight type shrinks, is often what does not fit; so q4_k_m is the floor, and a machine
+ * where it does not fit is told to shorten the context rather than given a broken model.
+ */
+export const defaultTypeOrder: readonly OutputTypeName[] = ["q8_0", "q6_k", "q5_k_m", "q4_k_m"];
 
 /** The share of the machine's memory a model may take by default: the editor, the OS and other programs need the rest. */
 export const memoryShareForModel = 0.5;
@@ -94,7 +98,7 @@ export const memoryShareForModel = 0.5;
 export interface TypeChoice {
     readonly type: OutputTypeName;
     readonly estimate: MemoryEstimate;
-    /** False when even the smallest type exceeds the share: it is chosen anyway, and the caller warns. */
+    /** False when even the last type of the order exceeds the share: it is chosen anyway, and the caller warns. */
     readonly fits: boolean;
 }
 
