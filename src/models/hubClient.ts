@@ -82,8 +82,15 @@ function encodePath(filePath: string): string {
     return filePath.split("/").map(encodeURIComponent).join("/");
 }
 
-function hasProxyVariable(env: Readonly<Record<string, string | undefined>>): boolean {
-    return ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"].some((name) => (env[name] ?? "") !== "");
+/** The proxy the environment names (HTTPS_PROXY / HTTP_PROXY, either case, with NO_PROXY), if it names one. */
+function environmentProxy(env: Readonly<Record<string, string | undefined>>): Dispatcher | undefined {
+    const variable = (name: string): string | undefined => env[name] || env[name.toLowerCase()] || undefined;
+    const httpsProxy = variable("HTTPS_PROXY");
+    const httpProxy = variable("HTTP_PROXY");
+    if (httpsProxy === undefined && httpProxy === undefined)
+        return undefined;
+    const noProxy = variable("NO_PROXY");
+    return new EnvHttpProxyAgent({ ...(httpProxy !== undefined ? { httpProxy } : {}), ...(httpsProxy !== undefined ? { httpsProxy } : {}), ...(noProxy !== undefined ? { noProxy } : {}) });
 }
 
 export class HubClient {
@@ -99,7 +106,7 @@ export class HubClient {
         this.endpoint = (options.endpoint ?? (env.HF_ENDPOINT || defaultEndpoint)).replace(/\/+$/, "");
         this.origin = new URL(this.endpoint).origin;
         this.token = options.token ?? (env.HF_TOKEN || undefined);
-        this.dispatcher = options.proxy !== undefined ? new ProxyAgent(options.proxy) : hasProxyVariable(env) ? new EnvHttpProxyAgent() : undefined;
+        this.dispatcher = options.proxy !== undefined ? new ProxyAgent(options.proxy) : environmentProxy(env);
         this.retry = options.retry ?? {};
     }
 

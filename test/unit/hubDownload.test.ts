@@ -14,6 +14,7 @@ import { convertCheckpoint } from "../../src/convert/convertCheckpoint.js";
 import { DownloadError, type DownloadErrorCode } from "../../src/models/downloadError.js";
 import { HubClient } from "../../src/models/hubClient.js";
 import { installFromHub, type InstallFromHubOptions } from "../../src/models/installFromHub.js";
+import { startConnectProxy } from "../support/connectProxy.js";
 import { repoFilesFromFolder, startFakeHub, type FakeHub } from "../support/fakeHub.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
 import { createTinyTah, writeTinyBackbone } from "../support/tinyTah.js";
@@ -225,4 +226,34 @@ test("too little free disk space stops before the first byte", async () => {
     await rejectsWith(installFromHub(o), "diskSpace", /test-org\/TaH-tiny needs [\d.]+ MiB of free disk space in .* \(download and conversion\), and there are 0\.0 MiB/);
     assert.ok(hub.requests.every((r) => !r.url.includes("/resolve/")), "no file was requested");
     assert.equal(existsSync(o.outDir), false);
+});
+
+test("through a proxy (an HTTPS_PROXY-style URL): every request, the storage host's too, goes through its tunnels", async () => {
+    resetHub();
+    const proxy = await startConnectProxy();
+    try {
+        const o = options(ggufRepo);
+        const client = new HubClient({ endpoint: hub.endpoint, env: {}, proxy: `http://user:pass@${proxy.url.slice("http://".length)}` });
+        try {
+            await installFromHub({ ...o, client });
+        } finally {
+            await client.close();
+        }
+        assert.deepEqual(await readFile(path.join(o.outDir, ggufName)), ggufBytes);
+        const targets = new Set(proxy.tunnels.map((t) => t.target));
+        assert.deepEqual([...targets].sort(), [new URL(hub.endpoint).host, new URL(hub.storageOrigin).host].sort());
+        assert.ok(proxy.tunnels.every((t) => t.proxyAuthorization === `Basic ${Buffer.from("user:pass").toString("base64")}`));
+        // The proxy from the environment, as the hub's own tools take it.
+        hub.requests.length = 0;
+        const fromEnv = new HubClient({ endpoint: hub.endpoint, env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url } });
+        const before = proxy.tunnels.length;
+        try {
+            await fromEnv.listFiles(ggufRepo, "main");
+        } finally {
+            await fromEnv.close();
+        }
+        assert.ok(proxy.tunnels.length > before);
+    } finally {
+        await proxy.close();
+    }
 });
