@@ -6,9 +6,8 @@
  */
 import type { OutputTypeName } from "../convert/outputTypes.js";
 import { estimateMemory, parameterCount, type MemoryEstimate, type ModelShape, type TahShape } from "./memoryEstimate.js";
+import type { ModelRole } from "./modelRoles.js";
 import type { RepoKind } from "./repoFiles.js";
-
-export type ModelRole = "chat" | "completion";
 
 export type VerifiedField = "repo" | "files" | "shape" | "licence";
 
@@ -25,7 +24,8 @@ export interface CatalogueEntry {
     readonly ggufType?: OutputTypeName;
     readonly shape: ModelShape;
     readonly tah?: TahShape;
-    readonly roles: readonly ModelRole[];
+    /** What it is made for (file analysis follows chat). */
+    readonly roles: readonly Exclude<ModelRole, "analysis">[];
     readonly goodFor: string;
     readonly licence: string;
     /** Why the engine cannot run it yet; absent when it can. */
