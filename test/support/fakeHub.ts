@@ -33,6 +33,8 @@ export interface FakeHubFaults {
     requiredToken?: string;
     /** Answer Range requests with the whole file (200). */
     ignoreRange?: boolean;
+    /** Send this file's X-Linked-Etag / ETag as another value, as a hub whose file changed after the listing. */
+    otherEtag?: string;
 }
 
 export interface RecordedRequest {
@@ -192,7 +194,7 @@ export async function startFakeHub(repos: Iterable<[string, FakeHubRepo]>): Prom
             byDigest.set(digest, { data, path: filePath });
             response.writeHead(302, {
                 location: `${storageOrigin}/lfs/${digest}?filename=${encodeURIComponent(filePath)}`,
-                "x-linked-etag": `"${digest}"`,
+                "x-linked-etag": `"${faults.otherEtag === filePath ? "0".repeat(64) : digest}"`,
                 "x-linked-size": data.byteLength,
                 "x-repo-commit": repo.commit,
                 etag: `"${gitBlobIdOf(data)}"`,
@@ -201,7 +203,8 @@ export async function startFakeHub(repos: Iterable<[string, FakeHubRepo]>): Prom
             return;
         }
         const start = rangeStart(request, faults);
-        response.writeHead(start === undefined ? 200 : 206, { ...fileHeaders(data, start), etag: `"${gitBlobIdOf(data)}"`, "x-repo-commit": repo.commit });
+        const etag = faults.otherEtag === filePath ? "0".repeat(40) : gitBlobIdOf(data);
+        response.writeHead(start === undefined ? 200 : 206, { ...fileHeaders(data, start), etag: `W/"${etag}"`, "x-repo-commit": repo.commit });
         void sendBody(response, data, start ?? 0, filePath, faults);
     });
 

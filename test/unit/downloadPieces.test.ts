@@ -1,7 +1,9 @@
 /** The pure pieces of downloads: the progress model, repository ids, file selection, retries, the CLI's progress line. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatDownload, formatDuration } from "../../src/cli/pullProgress.js";
+import os from "node:os";
+import { formatDownload, formatDuration, progressPrinter } from "../../src/cli/pullProgress.js";
+import { readFreeSpace } from "../../src/models/freeSpace.js";
 import { DownloadError, isTransient } from "../../src/models/downloadError.js";
 import { ProgressModel } from "../../src/models/downloadProgress.js";
 import type { RepoFile } from "../../src/models/hubClient.js";
@@ -101,4 +103,34 @@ test("the progress line: percent, bytes, speed, time left, files", () => {
     const line = formatDownload({ doneBytes: 512 * 2 ** 20, totalBytes: 2 ** 31, bytesPerSecond: 10 * 2 ** 20, secondsLeft: 153.6, filesDone: 3, filesTotal: 9 });
     assert.equal(line, "downloading  25%  512.0 MiB / 2.0 GiB  10.0 MiB/s  2m 34s left  (3/9 files)");
     assert.equal(formatDownload({ doneBytes: 0, totalBytes: 100, bytesPerSecond: undefined, secondsLeft: undefined, filesDone: 0, filesTotal: 1 }), "downloading   0%  0 B / 100 B  (0/1 files)");
+});
+
+function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; written: string[] } {
+    const written: string[] = [];
+    return { stream: { isTTY, write: (text: string) => written.push(text) > 0 } as unknown as NodeJS.WriteStream, written };
+}
+
+test("the printer: one line redrawn in place on a terminal, plain lines at each tenth in a log", () => {
+    const step = (doneBytes: number, filesDone = 0) => ({ stage: "download" as const, download: { doneBytes, totalBytes: 100, bytesPerSecond: undefined, secondsLeft: undefined, filesDone, filesTotal: 2 } });
+    const tty = fakeStream(true);
+    const onTty = progressPrinter(tty.stream);
+    for (const done of [1, 2, 50])
+        onTty.onProgress(step(done));
+    onTty.onProgress({ stage: "convert", convert: { stage: "read", message: "reading x" } });
+    onTty.finish();
+    assert.deepEqual(tty.written, [
+        "\rdownloading   1%  1 B / 100 B  (0/2 files)\x1b[K", "\rdownloading   2%  2 B / 100 B  (0/2 files)\x1b[K", "\rdownloading  50%  50 B / 100 B  (0/2 files)\x1b[K",
+        "\n", "reading x\n",
+    ]);
+    const log = fakeStream(false);
+    const onLog = progressPrinter(log.stream);
+    for (const [done, files] of [[1, 0], [2, 0], [15, 0], [16, 1], [100, 2]])
+        onLog.onProgress(step(done, files));
+    onLog.finish();
+    assert.deepEqual(log.written.map((line) => line.slice(0, 16)), ["downloading   1%", "downloading  15%", "downloading  16%", "downloading 100%"]);
+});
+
+test("free space: read from the nearest folder that exists", async () => {
+    const free = await readFreeSpace(`${os.tmpdir()}/tah-not-there/deeper`);
+    assert.ok(Number.isFinite(free) && free > 0);
 });

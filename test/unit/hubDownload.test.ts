@@ -155,6 +155,16 @@ test("a wrong checksum is refused and nothing stays", async () => {
     assert.equal(existsSync(`${o.outDir}.download`), false);
 });
 
+test("a file whose ETag is not the listed checksum (it changed on the hub) is refused, LFS or not", async () => {
+    for (const [repo, file] of [[ggufRepo, ggufName], [tahRepo, "config.json"]]) {
+        resetHub();
+        hub.faults = { otherEtag: file };
+        const o = options(repo, repo === tahRepo ? { type: "f16" } : {});
+        await rejectsWith(installFromHub(o), "checksum", new RegExp(`${file.replace(".", "\\.")}: the hub serves a different version \\(ETag 0+\\) than it lists`));
+        assert.equal(existsSync(o.outDir), false);
+    }
+});
+
 test("a gated repository: 401 says a token is needed; with it, the token reaches the hub and never the storage host", async () => {
     resetHub();
     hub.faults = { requiredToken: "hf_secret" };
