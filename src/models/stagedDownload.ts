@@ -164,7 +164,9 @@ class StagedDownload {
         await mkdir(path.dirname(p.target), { recursive: true });
         await mkdir(path.dirname(p.stateFile), { recursive: true });
         await writeFile(p.stateFile, JSON.stringify({ identity: p.identity, size: p.file.size }));
-        await withRetries(() => this.fetchOnce(p), { ...o.client.retry, signal: this.signal });
+        // What this file has added to the progress: taken back if the server makes it start again.
+        const counted = { resumed: p.onDisk, received: 0 };
+        await withRetries(() => this.fetchOnce(p, counted), { ...o.client.retry, signal: this.signal });
         await this.verify(p);
         await rename(p.partial, p.target);
         this.progress?.fileDone();
@@ -172,7 +174,7 @@ class StagedDownload {
     }
 
     /** One request from where the partial file ends to the end of the file. */
-    private async fetchOnce(p: PlannedFile): Promise<void> {
+    private async fetchOnce(p: PlannedFile, counted: { resumed: number; received: number }): Promise<void> {
         const o = this.options;
         const progress = this.progress as ProgressModel;
         const what = `${o.snapshot.repo}/${p.file.path}`;
@@ -184,9 +186,13 @@ class StagedDownload {
             throw new DownloadError("checksum", `${what}: the hub serves a different version (ETag ${response.etag}) than it lists (${p.identity}); run the download again`);
         if (response.size !== undefined && response.size !== p.file.size)
             throw new DownloadError("checksum", `${what}: the hub serves ${response.size} bytes and lists ${p.file.size}; run the download again`);
+        if (response.start !== offset && response.start !== 0)
+            throw new DownloadError("server", `${what}: the server sent bytes from ${response.start} when asked for ${offset}`);
         if (response.start !== offset) {
             // The server ignored the Range: the bytes so far are replaced.
-            progress.restarted(Math.min(offset, p.onDisk), Math.max(0, offset - p.onDisk));
+            progress.restarted(counted.resumed, counted.received);
+            counted.resumed = 0;
+            counted.received = 0;
         }
         const handle = await open(p.partial, response.start === 0 ? "w" : "a");
         let written = response.start;
@@ -197,6 +203,7 @@ class StagedDownload {
                 await handle.write(chunk);
                 written += chunk.byteLength;
                 progress.received(chunk.byteLength, this.now());
+                counted.received += chunk.byteLength;
                 this.report(false);
             }
         } finally {

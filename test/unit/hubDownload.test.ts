@@ -142,8 +142,13 @@ test("a server that ignores the Range is read again from the start, and the resu
     resetHub();
     hub.faults = { drop: { path: ggufName, afterBytes: 10_000, times: 1 }, ignoreRange: true };
     const o = options(ggufRepo);
-    await installFromHub(o);
+    const done: number[] = [];
+    await installFromHub({ ...o, onProgress: (p) => p.stage === "download" && done.push(p.download.doneBytes) });
     assert.deepEqual(await readFile(path.join(o.outDir, ggufName)), ggufBytes);
+    // The bytes read twice are counted once.
+    assert.equal(done.at(-1), ggufBytes.byteLength);
+    assert.ok(done.every((bytes) => bytes <= ggufBytes.byteLength));
+    assert.deepEqual(hub.requests.filter((r) => r.server === "storage").map((r) => r.headers.range), [undefined, "bytes=10000-"]);
 });
 
 test("a wrong checksum is refused and nothing stays", async () => {
