@@ -222,6 +222,27 @@ test("cancel leaves only resumable partial files in staging; the next run resume
     assert.deepEqual(hub.requests.filter((r) => r.server === "storage").map((r) => r.headers.range), ["bytes=20000-"]);
 });
 
+test("files download in parallel: while one stalls, all the others complete", async () => {
+    resetHub();
+    hub.faults = { stall: { path: "model.safetensors", afterBytes: 1000 } };
+    const controller = new AbortController();
+    let filesTotal = 0;
+    const pull = installFromHub({
+        ...options(tahRepo, { type: "f16" }),
+        signal: controller.signal,
+        onProgress: (p) => {
+            if (p.stage === "download" && p.download.filesDone === p.download.filesTotal - 1) {
+                filesTotal = p.download.filesTotal;
+                controller.abort();
+            }
+        },
+    });
+    await rejectsWith(pull, "aborted", /cancelled/);
+    assert.ok(filesTotal > 5, String(filesTotal));
+    const listed = [...(hub.repos.get(tahRepo)?.files.keys() ?? [])].filter((name) => name !== "README.md");
+    assert.ok(listed.indexOf("model.safetensors") < listed.length - 1, "files after the stalled one in the listing completed too");
+});
+
 test("a partial file of another version of the file starts again from zero", async () => {
     resetHub();
     const out = path.join(root, "changed");
