@@ -66,6 +66,8 @@ function printResult(result: InstallResult): void {
     }
     for (const file of result.files)
         console.log(`  ${file}`);
+    for (const gguf of result.gguf ?? [])
+        console.log(`  ${gguf.file}: ${gguf.architecture ?? "unknown architecture"}, ${gguf.fim ? "fill-in-the-middle tokens: ghost text uses them" : "no fill-in-the-middle tokens: ghost text sees the prefix only"}`);
 }
 
 export async function pullCommand(argv: string[]): Promise<void> {

@@ -14,6 +14,7 @@ import { catalogueEntryForRepo } from "./catalogue.js";
 import { DownloadError } from "./downloadError.js";
 import type { DownloadProgress } from "./downloadProgress.js";
 import type { FreeSpaceReader } from "./freeSpace.js";
+import { readGgufSummary, type GgufSummary } from "./ggufSummary.js";
 import type { HubClient } from "./hubClient.js";
 import { chooseDefaultType, type TypeChoice } from "./memoryEstimate.js";
 import { repoKindOf, selectFiles } from "./repoFiles.js";
@@ -55,6 +56,8 @@ export interface InstallResult {
     readonly typeChoice?: TypeChoice;
     /** What `out` holds, relative to it. */
     readonly files: readonly string[];
+    /** GGUF: each model file's architecture and whether it has fill-in-the-middle tokens. */
+    readonly gguf?: readonly ({ readonly file: string } & GgufSummary)[];
 }
 
 /** `out` may be written: absent, or an empty folder. */
@@ -121,9 +124,12 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
                 throw error;
         });
         await mkdir(path.dirname(outDir), { recursive: true });
+        // A split GGUF's metadata is in its first part.
+        const ggufs = files.map((file) => file.path).filter((name) => name.toLowerCase().endsWith(".gguf") && !/-(?!00001)\d{5}-of-\d{5}\.gguf$/i.test(name));
+        const summaries = await Promise.all(ggufs.map(async (name) => ({ file: name, ...(await readGgufSummary(path.join(downloaded, ...name.split("/")))) })));
         await rename(downloaded, outDir);
         await rm(stagingDir, { recursive: true, force: true });
-        return { kind, outDir, commit: snapshot.commit, files: await listTree(outDir) };
+        return { kind, outDir, commit: snapshot.commit, files: await listTree(outDir), gguf: summaries };
     }
 
     let typeChoice: TypeChoice | undefined;

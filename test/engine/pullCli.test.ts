@@ -74,6 +74,7 @@ test("a GGUF repository with several quantizations: --type picks one, and it lan
     const run = await tah(["pull", "test-org/Tiny-GGUF", "--out", out, "--type", "q8_0"]);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(await readdir(out), ["tiny-q8_0.gguf"]);
+    assert.match(run.stdout, /tiny-q8_0\.gguf: qwen3, fill-in-the-middle tokens: ghost text uses them/);
     assert.deepEqual(await readFile(path.join(out, "tiny-q8_0.gguf")), gguf);
 });
 

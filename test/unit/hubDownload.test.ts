@@ -17,11 +17,13 @@ import { installFromHub, type InstallFromHubOptions } from "../../src/models/ins
 import { startConnectProxy } from "../support/connectProxy.js";
 import { repoFilesFromFolder, startFakeHub, type FakeHub } from "../support/fakeHub.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
-import { createTinyTah, writeTinyBackbone } from "../support/tinyTah.js";
+import { writeGguf } from "../../src/gguf/ggufWriter.js";
+import { backboneGgufContent, createTinyTah, writeTinyBackbone } from "../support/tinyTah.js";
 
 const ggufRepo = "test-org/Tiny-Coder-GGUF";
 const ggufName = "tiny-coder-f32.gguf";
 const tahRepo = "test-org/TaH-tiny";
+const noFimRepo = "test-org/No-FIM-GGUF";
 const commit = "0123456789abcdef0123456789abcdef01234567";
 
 let root = "";
@@ -39,9 +41,14 @@ before(async () => {
     checkpointDir = (await writeSyntheticCheckpoint(path.join(root, "TaH-tiny"), createTinyTah({ seed: 5 }), { backboneDtype: "BF16" })).dir;
     await writeFile(path.join(checkpointDir, "README.md"), "# a model card\n");
     const tahFiles = await repoFilesFromFolder(checkpointDir);
+    // The same model without the metadata's fill-in-the-middle tokens.
+    const content = backboneGgufContent(createTinyTah({ seed: 7 }));
+    const noFim = path.join(root, "source", "no-fim.gguf");
+    await writeGguf(noFim, { ...content, metadata: Object.fromEntries(Object.entries(content.metadata).filter(([key]) => !key.includes(".fim_"))) });
     hub = await startFakeHub([
         [ggufRepo, { commit, files: new Map<string, Uint8Array>([[ggufName, ggufBytes], ["README.md", Buffer.from("# card\n")], [".gitattributes", Buffer.from("*.gguf filter=lfs\n")]]) }],
         [tahRepo, { commit, files: tahFiles }],
+        [noFimRepo, { commit, files: new Map([["no-fim.gguf", await readFile(noFim)]]) }],
     ]);
 });
 
@@ -92,12 +99,19 @@ test("a GGUF repository: its GGUF file lands in out, byte-identical, from the st
     assert.equal(result.kind, "gguf");
     assert.equal(result.commit, commit);
     assert.deepEqual(result.files, [ggufName]);
+    assert.deepEqual(result.gguf, [{ file: ggufName, architecture: "qwen3", fim: true }]);
     assert.deepEqual(await readFile(path.join(o.outDir, ggufName)), ggufBytes);
     assert.equal(existsSync(`${o.outDir}.download`), false);
     assert.ok(hub.requests.some((r) => r.server === "storage"), "the LFS file came through the redirect");
     assert.ok(hub.requests.every((r) => !r.url.includes("README")), "the model card is not fetched");
     assert.ok(hub.requests.some((r) => r.url === `/api/models/${ggufRepo}/revision/main?blobs=true`));
     assert.ok(hub.requests.some((r) => r.url === `/${ggufRepo}/resolve/${commit}/${ggufName}`), "files come from the listed commit");
+});
+
+test("a GGUF without fill-in-the-middle tokens in its metadata is reported as such", async () => {
+    resetHub();
+    const result = await installFromHub(options(noFimRepo));
+    assert.deepEqual(result.gguf, [{ file: "no-fim.gguf", architecture: "qwen3", fim: false }]);
 });
 
 test("a TaH checkpoint downloads, verifies and converts; the model equals a conversion of the same files", async () => {
