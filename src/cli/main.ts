@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { toEngineError } from "../engine/protocol/engineError.js";
+import { DownloadError } from "../models/downloadError.js";
 import { convertCommand, convertUsage } from "./convertCommand.js";
+import { pullCommand, pullUsage } from "./pullCommand.js";
 import { serveCommand, serveUsage } from "./serveCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
 import { UsageError } from "./usageError.js";
@@ -8,6 +10,7 @@ import { UsageError } from "./usageError.js";
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
     trace: { run: traceCommand, usage: traceUsage },
     convert: { run: convertCommand, usage: convertUsage },
+    pull: { run: pullCommand, usage: pullUsage },
     serve: { run: serveCommand, usage: serveUsage }
 };
 
@@ -31,11 +34,11 @@ async function main(argv: string[]): Promise<number> {
             return 2;
         }
         // one line with the code; the stack only on request, since a user cannot act on it
-        const engineError = toEngineError(error);
-        console.error(`tah ${name}: ${engineError.message} (${engineError.code})`);
-        if (engineError.code === "internal" && process.env.TAH_DEBUG !== undefined)
+        const failure = error instanceof DownloadError ? error : toEngineError(error);
+        console.error(`tah ${name}: ${failure.message} (${failure.code})`);
+        if (failure.code === "internal" && process.env.TAH_DEBUG !== undefined)
             console.error(error instanceof Error ? error.stack : String(error));
-        return engineError.code === "aborted" ? 130 : 1;
+        return failure.code === "aborted" ? 130 : 1;
     }
 }
 
