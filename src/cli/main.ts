@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ModelFileError } from "../engine/model/modelFiles.js";
-import { NativeBuildError } from "../engine/native/loadPatchedLlama.js";
+import { EngineError } from "../engine/protocol/engineError.js";
 import { convertCommand, convertUsage } from "./convertCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
 import { UsageError } from "./usageError.js";
@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
             console.error(`tah ${name}: ${error.message}\n\n${command.usage}`);
             return 2;
         }
-        if (error instanceof ModelFileError || error instanceof NativeBuildError) {
+        if (error instanceof ModelFileError || error instanceof EngineError) {
             console.error(`tah ${name}: ${error.message}`);
             return 1;
         }

@@ -5,8 +5,7 @@
 import { AbortedError } from "../evaluator/TahContext.js";
 import { ContextFullError } from "../evaluator/TahSequence.js";
 import { ModelFileError } from "../model/modelFiles.js";
-import { NativeBuildError } from "../native/loadPatchedLlama.js";
-import type { EngineErrorInfo } from "../protocol/engineError.js";
+import { EngineError, type EngineErrorInfo } from "../protocol/engineError.js";
 import type { EngineEvent, EngineMethod, EngineMethods, EngineToHost } from "../protocol/engineProtocol.js";
 import { ChatTooLongError } from "../prompts/chatPrompt.js";
 import { EngineService, NoModelError } from "../service/EngineService.js";
@@ -25,8 +24,8 @@ function errorInfo(error: unknown): EngineErrorInfo {
         return { code: "aborted", message: "aborted" };
     if (error instanceof ModelFileError)
         return { code: "modelFile", message };
-    if (error instanceof NativeBuildError)
-        return { code: "nativeBuild", message };
+    if (error instanceof EngineError)
+        return error.info;
     if (error instanceof NoModelError)
         return { code: "noModel", message };
     if (error instanceof ChatTooLongError || error instanceof ContextFullError || message.startsWith("the KV cache is full"))
