@@ -1,5 +1,6 @@
 import type { TahModel } from "../model/TahModel.js";
 import type { AddonTahContext } from "../native/tahBindings.js";
+import { EngineError } from "../protocol/engineError.js";
 import { TahSequence } from "./TahSequence.js";
 
 export interface TahContextOptions {
@@ -66,7 +67,14 @@ export class TahContext {
             preallocateDepth1: model.kind === "tah" && model.llamaModel.gpuLayers > 0 ? 1 : 0
         });
         await native.init();
-        return new TahContext(model, native, resolved);
+        const context = new TahContext(model, native, resolved);
+        try {
+            model.adopt(context);
+        } catch (error) {
+            native.dispose();
+            throw error;
+        }
+        return context;
     }
 
     sequence(index: number): TahSequence {
@@ -80,7 +88,7 @@ export class TahContext {
     schedule<T>(signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
         const run = async (): Promise<T> => {
             if (this.disposed)
-                throw new Error("the context is disposed");
+                throw new EngineError("stopped", "the context is disposed");
             if (signal?.aborted)
                 throw new AbortedError();
             const running: RunningStep = { signal };
@@ -113,5 +121,6 @@ export class TahContext {
         this.native.abort();
         await this.tail;
         this.native.dispose();
+        this.model.release(this);
     }
 }
