@@ -9,6 +9,8 @@ import type { NativeBackendInfo, TahBindings } from "./tahBindings.js";
 export interface PatchedLlama {
     llama: Llama;
     bindings: TahBindings;
+    /** What the caller asked for: a process that fell back to the CPU still answers a request for the same. */
+    requested: GpuBackend | "auto";
     /** The backend that computes. A GPU build whose GPU cannot start computes on its CPU backend: "cpu" then. */
     gpu: GpuBackend;
     /** The CPU variant ggml chose for this CPU ("haswell", "sandybridge", …). */
@@ -132,13 +134,13 @@ export async function loadPatchedLlama(options: LoadPatchedLlamaOptions): Promis
             const why = skipped.length > 0 ? ` (${skipped.join("; ")})` : "";
             const description = `cpu, ${variant}${why}`;
             log(skipped.length > 0 && options.gpu !== "cpu" ? LlamaLogLevel.warn : LlamaLogLevel.info, `engine backend: ${description}`);
-            return { llama, bindings, gpu: "cpu", cpuVariant: info.cpuVariant, description };
+            return { llama, bindings, requested: options.gpu, gpu: "cpu", cpuVariant: info.cpuVariant, description };
         }
         const device = info.devices.find((entry) => entry.backend === ggmlBackendName[kind] && entry.type !== "cpu");
         if (device !== undefined) {
             const description = `${kind} (${device.description}), ${variant}`;
             log(LlamaLogLevel.info, `engine backend: ${description}`);
-            return { llama, bindings, gpu: kind, cpuVariant: info.cpuVariant, description };
+            return { llama, bindings, requested: options.gpu, gpu: kind, cpuVariant: info.cpuVariant, description };
         }
         const reason = whyNoDevice(kind, info, build.record, build.folder);
         if (!fallbackToCpu && options.gpu !== "auto") {
@@ -153,7 +155,7 @@ export async function loadPatchedLlama(options: LoadPatchedLlamaOptions): Promis
         }
         const description = `cpu, ${variant} (${[...skipped, `${kind}: ${reason}`].join("; ")})`;
         log(options.gpu === "auto" ? LlamaLogLevel.info : LlamaLogLevel.warn, `engine backend: ${description}`);
-        return { llama, bindings, gpu: "cpu", cpuVariant: info.cpuVariant, description };
+        return { llama, bindings, requested: options.gpu, gpu: "cpu", cpuVariant: info.cpuVariant, description };
     }
     if (!fallbackToCpu && options.gpu !== "auto" && options.gpu !== "cpu")
         throw new EngineError("gpuUnavailable", `${options.gpu} cannot be used: ${skipped.join("; ")}`);
