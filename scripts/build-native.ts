@@ -247,10 +247,12 @@ function saveToCache(folder: string, entry: string): void {
 
 function restoreFromCache(entry: string, record: BuildRecord): void {
     const folder = path.join(localBuildsDir(root), record.folderName);
-    rmSync(folder, { recursive: true, force: true });
+    // only the runtime files: a build tree beside them stays, for the next incremental build
     mkdirSync(folder, { recursive: true });
-    for (const file of runtimeFiles)
+    for (const file of runtimeFiles) {
+        rmSync(path.join(folder, file), { recursive: true, force: true });
         cpSync(path.join(entry, file), path.join(folder, file), { recursive: true });
+    }
 }
 
 /** Builds (or restores) one kind; a Vulkan build also installs the CPU build derived from it. */
