@@ -4,7 +4,12 @@
  *
  *   npm run build:native -- [--gpu cpu|vulkan|cuda] [--cuda-arch 90] [--force]
  *
- * Builds are cached outside the clone, keyed by the build identity (a hash of native-patches/ and
+ * The build is portable (see tahCmakeOptions): every CPU variant is a backend library of its own, chosen at run time.
+ * A Vulkan build also installs a CPU build derived from it: the same files without libggml-vulkan.so (with
+ * GGML_BACKEND_DL nothing else depends on the GPU backend). node-llama-cpp loads a folder of another kind only if
+ * its GPU backend works there, so the engine falls back to the CPU folder when Vulkan cannot start.
+ *
+ * Builds are cached outside the clone, keyed by the build identity (a hash of native-patches/, the CMake options and
  * node-llama-cpp's version). When only native-patches/ changed and a build tree exists, it rebuilds incrementally.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -14,19 +19,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type GpuBackend, nativeBuildId, nodeLlamaCppVersion, packageRoot, tahCmakeOptions } from "../src/engine/native/buildIdentity.js";
-
-interface BuildRecord {
-    buildId: string;
-    gpu: GpuBackend;
-    folderName: string;
-    nodeLlamaCppVersion: string;
-    seconds: number;
-}
+import { type BuildRecord, buildRecordName, installedBuilds, localBuildsDir, readBuildRecord } from "../src/engine/native/installedBuilds.js";
 
 const root = packageRoot();
 const llamaDir = path.join(root, "node_modules", "node-llama-cpp", "llama");
 const cliPath = path.join(root, "node_modules", "node-llama-cpp", "dist", "cli", "cli.js");
-const recordName = "tah-build.json";
 
 class BuildError extends Error {}
 
@@ -98,22 +95,9 @@ function cacheRoot(): string {
     return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "tah-copilot", "native");
 }
 
-function readRecord(file: string): BuildRecord | undefined {
-    try {
-        return JSON.parse(readFileSync(file, "utf8")) as BuildRecord;
-    } catch {
-        return undefined;
-    }
-}
-
-/** The local build folders of this GPU kind that carry our record. */
-function installedBuilds(gpu: GpuBackend): Array<{ folder: string; record: BuildRecord }> {
-    const localBuilds = path.join(llamaDir, "localBuilds");
-    if (!existsSync(localBuilds))
-        return [];
-    return readdirSync(localBuilds)
-        .map((name) => ({ folder: path.join(localBuilds, name), record: readRecord(path.join(localBuilds, name, "Release", recordName)) }))
-        .filter((entry): entry is { folder: string; record: BuildRecord } => entry.record?.gpu === gpu);
+function sameCmakeOptions(options: Record<string, string> | undefined): boolean {
+    const sorted = (entries: Record<string, string>): string => JSON.stringify(Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)));
+    return options !== undefined && sorted(options) === sorted(tahCmakeOptions);
 }
 
 function gitApply(cwd: string, patch: string, env: NodeJS.ProcessEnv = {}): "applied" | "already" | "conflict" {
@@ -190,9 +174,9 @@ function fullBuild(gpu: GpuBackend, cudaArch: string | undefined, buildId: strin
     return path.join(llamaDir, "localBuilds", lastBuild.folderName);
 }
 
-/** Rebuilds an existing build tree with ninja; false when that is not possible. */
-function incrementalBuild(folder: string, buildId: string): boolean {
-    if (!existsSync(path.join(folder, "build.ninja")) || !applyPatches())
+/** Rebuilds an existing build tree with ninja; false when that is not possible (no tree, other CMake options). */
+function incrementalBuild(folder: string, record: BuildRecord, buildId: string): boolean {
+    if (!existsSync(path.join(folder, "build.ninja")) || !sameCmakeOptions(record.cmakeOptions) || !applyPatches())
         return false;
     copyAddonSources(buildId);
     run("cmake", ["."], { cwd: folder });
@@ -205,6 +189,41 @@ function incrementalBuild(folder: string, buildId: string): boolean {
 
 /** What node-llama-cpp needs of a local build to load it: the Release folder and the build-done marker beside it. */
 const runtimeFiles = ["Release", "buildDone.status"];
+
+/** The GPU backend's own files in a build folder: what a CPU build derived from it leaves out. */
+const gpuBackendFile = /^(libggml-(vulkan|cuda)\.(so|dll|dylib)|ggml-(vulkan|cuda)\.dll|vulkan-shaders-gen)$/;
+
+/**
+ * Installs a CPU build made of a GPU build's files without its GPU backend, in the folder node-llama-cpp looks in
+ * for a CPU build of the same CMake options (the GPU build's name without the GPU part).
+ */
+function deriveCpuBuild(gpuFolder: string, gpuRecord: BuildRecord): BuildRecord {
+    const folderName = gpuRecord.folderName.replace(`-${gpuRecord.gpu}-`, "-");
+    const folder = path.join(localBuildsDir(root), folderName);
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(path.join(folder, "Release"), { recursive: true });
+    for (const file of readdirSync(path.join(gpuFolder, "Release")).filter((name) => !gpuBackendFile.test(name)))
+        cpSync(path.join(gpuFolder, "Release", file), path.join(folder, "Release", file), { recursive: true });
+    cpSync(path.join(gpuFolder, "buildDone.status"), path.join(folder, "buildDone.status"));
+    // node-llama-cpp checks a local build's GPU kind against this file before it loads it
+    const metadataFile = path.join(folder, "Release", "_nlcBuildMetadata.json");
+    const metadata = JSON.parse(readFileSync(metadataFile, "utf8")) as { buildOptions: { gpu: unknown } };
+    metadata.buildOptions.gpu = false;
+    writeFileSync(metadataFile, JSON.stringify(metadata));
+    const record: BuildRecord = { ...gpuRecord, gpu: "cpu", folderName, derivedFrom: gpuRecord.gpu };
+    writeFileSync(path.join(folder, "Release", buildRecordName), `${JSON.stringify(record, null, 2)}\n`);
+    return record;
+}
+
+/** Removes our local builds of other build ids: they can never load, and the VSIX would carry them. */
+function removeStaleBuilds(buildId: string): void {
+    for (const { folder, record } of installedBuilds()) {
+        if (record.buildId !== buildId) {
+            rmSync(folder, { recursive: true, force: true });
+            console.log(`removed the stale native build ${record.gpu} ${record.buildId} (${record.folderName})`);
+        }
+    }
+}
 
 /** Keeps the newest `keep` cache entries of a GPU kind: every change of native-patches/ adds one. */
 function pruneCache(gpu: GpuBackend, keep: number): void {
@@ -227,17 +246,18 @@ function saveToCache(folder: string, entry: string): void {
 }
 
 function restoreFromCache(entry: string, record: BuildRecord): void {
-    const folder = path.join(llamaDir, "localBuilds", record.folderName);
-    rmSync(folder, { recursive: true, force: true });
+    const folder = path.join(localBuildsDir(root), record.folderName);
+    // only the runtime files: a build tree beside them stays, for the next incremental build
     mkdirSync(folder, { recursive: true });
-    for (const file of runtimeFiles)
+    for (const file of runtimeFiles) {
+        rmSync(path.join(folder, file), { recursive: true, force: true });
         cpSync(path.join(entry, file), path.join(folder, file), { recursive: true });
+    }
 }
 
-export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArch?: string } = {}): BuildRecord {
-    checkTools(gpu);
-    const buildId = nativeBuildId(root);
-    const installed = installedBuilds(gpu);
+/** Builds (or restores) one kind; a Vulkan build also installs the CPU build derived from it. */
+function buildKind(gpu: GpuBackend, buildId: string, options: { force?: boolean; cudaArch?: string }): BuildRecord {
+    const installed = installedBuilds(gpu, root).filter((entry) => entry.record.derivedFrom === undefined);
     const current = installed.find((entry) => entry.record.buildId === buildId);
     if (current !== undefined && !options.force) {
         console.log(`native build ${gpu} ${buildId} is installed (${current.record.folderName})`);
@@ -245,7 +265,7 @@ export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArc
     }
 
     const entry = path.join(cacheRoot(), `${gpu}-${buildId}`);
-    const cached = readRecord(path.join(entry, "Release", recordName));
+    const cached = readBuildRecord(path.join(entry, "Release", buildRecordName));
     if (cached !== undefined && existsSync(path.join(entry, "buildDone.status")) && !options.force) {
         restoreFromCache(entry, cached);
         console.log(`native build ${gpu} ${buildId} restored from ${entry}`);
@@ -253,18 +273,33 @@ export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArc
     }
 
     const started = Date.now();
-    let folder = installed[0]?.folder;
-    if (folder === undefined || options.force || !incrementalBuild(folder, buildId))
-        folder = fullBuild(gpu, options.cudaArch, buildId);
+    const tree = installed[0];
+    const folder = tree !== undefined && !options.force && incrementalBuild(tree.folder, tree.record, buildId)
+        ? tree.folder
+        : fullBuild(gpu, options.cudaArch, buildId);
     const record: BuildRecord = {
         buildId, gpu, folderName: path.basename(folder), nodeLlamaCppVersion: nodeLlamaCppVersion(root),
-        seconds: Math.round((Date.now() - started) / 1000)
+        cmakeOptions: { ...tahCmakeOptions }, seconds: Math.round((Date.now() - started) / 1000)
     };
-    writeFileSync(path.join(folder, "Release", recordName), `${JSON.stringify(record, null, 2)}\n`);
+    writeFileSync(path.join(folder, "Release", buildRecordName), `${JSON.stringify(record, null, 2)}\n`);
     saveToCache(folder, entry);
     pruneCache(gpu, 3);
     console.log(`native build ${gpu} ${buildId} done in ${record.seconds} s (${record.folderName}), cached in ${entry}`);
     return record;
+}
+
+export function buildNative(gpu: GpuBackend, options: { force?: boolean; cudaArch?: string } = {}): BuildRecord {
+    const buildId = nativeBuildId(root);
+    // a CPU build comes from the Vulkan build tree when there is one: rebuilding that is incremental
+    const viaVulkan = gpu === "vulkan" || (gpu === "cpu" && installedBuilds("vulkan", root).some((entry) => entry.record.derivedFrom === undefined));
+    const kind = viaVulkan ? "vulkan" : gpu;
+    checkTools(kind);
+    const record = buildKind(kind, buildId, options);
+    const cpu = viaVulkan ? deriveCpuBuild(path.join(localBuildsDir(root), record.folderName), record) : undefined;
+    removeStaleBuilds(buildId);
+    if (cpu !== undefined)
+        console.log(`native build cpu ${buildId} derived from the Vulkan build (${cpu.folderName})`);
+    return gpu === "cpu" && cpu !== undefined ? cpu : record;
 }
 
 function main(): void {

@@ -1,4 +1,4 @@
-// `npm test`: setup → lint → typecheck → native → build → package → unit → engine → vulkan → integration → UI → bench,
+// `npm test`: setup → lint → typecheck → native → build → package → unit → engine → vulkan → portable → integration → UI → bench,
 // then a summary and the closing
 // line "N passed, N failed". Exits non-zero on any failure. `tsx scripts/test.ts unit ui` runs only the named steps.
 import { spawn } from "node:child_process";
@@ -63,8 +63,9 @@ const steps: Step[] = [
     { name: "setup", command: ["tsx", "scripts/e2e/setup.ts"], timeoutMs: 20 * minutes, needs: [] },
     { name: "lint", command: ["eslint", "."], timeoutMs: 10 * minutes, needs: [] },
     { name: "typecheck", command: ["npm", "run", "typecheck"], timeoutMs: 10 * minutes, needs: [] },
-    // the patched llama.cpp (cached outside the clone by a hash of native-patches/): before the VSIX that ships it
-    { name: "native", command: ["npm", "run", "build:native"], timeoutMs: 40 * minutes, needs: ["setup"] },
+    // the patched llama.cpp (cached outside the clone by a hash of native-patches/): before the VSIX that ships it.
+    // One portable build: every CPU variant and the Vulkan backend, plus the CPU build derived from it.
+    { name: "native", command: ["npm", "run", "build:native", "--", "--gpu", "vulkan"], timeoutMs: 40 * minutes, needs: ["setup"] },
     { name: "build", command: ["npm", "run", "build"], timeoutMs: 5 * minutes, needs: [] },
     { name: "package", command: ["npm", "run", "package"], timeoutMs: 5 * minutes, needs: ["native", "build"] },
     {
@@ -95,6 +96,17 @@ const steps: Step[] = [
         timeoutMs: 60 * minutes,
         needs: ["setup", "native"],
         counts: () => readTapCounts("vulkan.tap"),
+    },
+    {
+        // the packaged VSIX's own engine under qemu-x86_64 -cpu Haswell and SandyBridge against the host's tokens
+        name: "portable",
+        command: [
+            "tsx", "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
+            "--test-reporter=tap", `--test-reporter-destination=${path.join("test-output", "portable.tap")}`, ...testFiles(["test/portable"]),
+        ],
+        timeoutMs: 30 * minutes,
+        needs: ["setup", "package"],
+        counts: () => readTapCounts("portable.tap"),
     },
     {
         name: "integration",

@@ -40,21 +40,22 @@ class AddonTahContextInitWorker : public Napi::AsyncWorker {
             std::lock_guard<std::mutex> modelLock(context->model->mutex);
             std::lock_guard<std::mutex> lock(context->mutex);
             if (context->disposed || !context->model->loaded) {
-                SetError("the TaH model is not loaded");
+                error.fail("noModel", "the TaH model is not loaded");
+                SetError(error.message);
                 return;
             }
-            std::string error;
             context->evaluator = TahEvaluator::create(context->model->parts, context->options, error);
             if (context->evaluator == nullptr) {
-                SetError(error);
+                SetError(error.message);
             }
         }
         void OnOK() override { deferred.Resolve(Env().Undefined()); }
-        void OnError(const Napi::Error & err) override { deferred.Reject(err.Value()); }
+        void OnError(const Napi::Error & err) override { error.reject(deferred, err); }
 
     private:
         AddonTahContext * context;
         Napi::Promise::Deferred deferred;
+        TahError error;
 };
 
 class AddonTahContextEvaluateWorker : public Napi::AsyncWorker {
@@ -73,12 +74,12 @@ class AddonTahContextEvaluateWorker : public Napi::AsyncWorker {
         void Execute() override {
             std::lock_guard<std::mutex> lock(context->mutex);
             if (context->disposed || context->evaluator == nullptr) {
-                SetError("the TaH context is disposed");
+                error.fail("stopped", "the TaH context is disposed");
+                SetError(error.message);
                 return;
             }
-            std::string error;
             if (!context->evaluator->evaluate(sequence, tokens, step, result, error)) {
-                SetError(error);
+                SetError(error.message);
             }
         }
 
@@ -109,10 +110,11 @@ class AddonTahContextEvaluateWorker : public Napi::AsyncWorker {
             out.Set("timings", timings);
             deferred.Resolve(out);
         }
-        void OnError(const Napi::Error & err) override { deferred.Reject(err.Value()); }
+        void OnError(const Napi::Error & err) override { error.reject(deferred, err); }
 
     private:
         AddonTahContext * context;
+        TahError error;
         int32_t sequence;
         std::vector<llama_token> tokens;
         TahStepOptions step;
@@ -182,10 +184,12 @@ Napi::Value AddonTahContext::Evaluate(const Napi::CallbackInfo & info) {
 Napi::Value AddonTahContext::RemoveFrom(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     std::lock_guard<std::mutex> lock(mutex);
-    std::string error;
-    if (evaluator == nullptr || disposed ||
-        !evaluator->removeFrom(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), error)) {
-        Napi::Error::New(env, error.empty() ? "the TaH context is disposed" : error).ThrowAsJavaScriptException();
+    TahError error;
+    if (evaluator == nullptr || disposed) {
+        error.fail("stopped", "the TaH context is disposed");
+        error.throwJs(env);
+    } else if (!evaluator->removeFrom(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), error)) {
+        error.throwJs(env);
     }
     return env.Undefined();
 }

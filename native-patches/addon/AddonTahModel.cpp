@@ -16,22 +16,23 @@ class AddonTahModelLoadWorker : public Napi::AsyncWorker {
         void Execute() override {
             std::lock_guard<std::mutex> lock(model->mutex);
             if (model->disposed || model->backbone->model == nullptr) {
-                SetError("the model is disposed");
+                error.fail("aborted", "the model is disposed");
+                SetError(error.message);
                 return;
             }
-            std::string error;
-            if (!model->parts.load(model->backbone->model, model->loraPath, model->deciderPath, error)) {
-                SetError(error);
+            if (!model->parts->load(model->backbone, model->loraPath, model->deciderPath, error)) {
+                SetError(error.message);
                 return;
             }
             model->loaded = true;
         }
         void OnOK() override { deferred.Resolve(Env().Undefined()); }
-        void OnError(const Napi::Error & err) override { deferred.Reject(err.Value()); }
+        void OnError(const Napi::Error & err) override { error.reject(deferred, err); }
 
     private:
         AddonTahModel * model;
         Napi::Promise::Deferred deferred;
+        TahError error;
 };
 
 AddonTahModel::AddonTahModel(const Napi::CallbackInfo & info) : Napi::ObjectWrap<AddonTahModel>(info) {
@@ -52,6 +53,11 @@ AddonTahModel::AddonTahModel(const Napi::CallbackInfo & info) : Napi::ObjectWrap
     }
 }
 
+AddonTahModel::~AddonTahModel() {
+    // before backboneRef: freeing the parts reads the backbone's state
+    parts.reset();
+}
+
 Napi::Value AddonTahModel::Init(const Napi::CallbackInfo & info) {
     auto * worker = new AddonTahModelLoadWorker(info.Env(), this);
     worker->Queue();
@@ -65,14 +71,14 @@ Napi::Value AddonTahModel::GetInfo(const Napi::CallbackInfo & info) {
         Napi::Error::New(env, "the TaH model is not loaded").ThrowAsJavaScriptException();
         return env.Undefined();
     }
-    const llama_model * model = parts.backbone();
+    const llama_model * model = parts->backbone();
     Napi::Object result = Napi::Object::New(env);
     result.Set("nEmbd", llama_model_n_embd(model));
     result.Set("nLayer", llama_model_n_layer(model));
     result.Set("nVocab", llama_vocab_n_tokens(llama_model_get_vocab(model)));
-    result.Set("isTah", parts.isTah());
-    if (parts.isTah()) {
-        const TahSettings & s = parts.decider()->settings();
+    result.Set("isTah", parts->isTah());
+    if (parts->isTah()) {
+        const TahSettings & s = parts->decider()->settings();
         Napi::Array taps = Napi::Array::New(env, s.taps.size());
         for (size_t i = 0; i < s.taps.size(); i++) {
             taps.Set(i, s.taps[i]);
@@ -93,8 +99,7 @@ Napi::Value AddonTahModel::Dispose(const Napi::CallbackInfo & info) {
     if (!disposed) {
         disposed = true;
         loaded = false;
-        parts.release();
-        backboneRef.Reset();
+        parts.reset();
     }
     return info.Env().Undefined();
 }

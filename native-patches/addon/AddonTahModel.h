@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -13,16 +14,19 @@ class AddonModel;
 class AddonTahModel : public Napi::ObjectWrap<AddonTahModel> {
     public:
         explicit AddonTahModel(const Napi::CallbackInfo & info);
+        ~AddonTahModel();
 
         static void init(Napi::Object exports);
 
-        TahModelParts parts;
+        // shared with each context's evaluator; null once disposed (the parts live on while a context uses them)
+        std::shared_ptr<TahModelParts> parts = std::make_shared<TahModelParts>();
         std::mutex mutex;
         bool loaded = false;
         bool disposed = false;
 
     private:
         AddonModel * backbone = nullptr;
+        // kept until this object is finalized, not only disposed: the parts a context still holds need the backbone
         Napi::ObjectReference backboneRef;
         std::string loraPath;
         std::string deciderPath;

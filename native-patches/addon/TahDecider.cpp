@@ -1,13 +1,20 @@
 #include "TahDecider.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "gguf.h"
 
 namespace {
 
-constexpr int32_t maxGraphNodes = 512;
+// Each block of forward() adds 9 nodes (layer norm 3, two linears 4, GELU, residual add) and 6 weights; what lies
+// outside the blocks adds 12 nodes, 10 weights and 2 inputs. The margin keeps the count honest if forward() grows.
+constexpr int64_t graphNodesPerBlock = 9;
+constexpr int64_t graphNodesOutsideBlocks = 32;
+// The tensors each block binds (bindTensors): a file with fewer cannot hold its declared block count.
+constexpr int64_t tensorsPerBlock = 6;
 
 struct GgufFile {
     gguf_context * gguf = nullptr;
@@ -64,7 +71,7 @@ bool readString(const gguf_context * gguf, const char * key, std::string & out) 
     return true;
 }
 
-bool readSettings(const gguf_context * gguf, int32_t nLayer, TahSettings & s, std::string & error) {
+bool readSettings(const gguf_context * gguf, int32_t nLayer, int32_t nVocab, TahSettings & s, std::string & error) {
     std::string arch;
     if (!readString(gguf, "general.architecture", arch) || arch != "tah-decider") {
         error = "not a TaH decider file (general.architecture is not \"tah-decider\")";
@@ -101,9 +108,45 @@ bool readSettings(const gguf_context * gguf, int32_t nLayer, TahSettings & s, st
         error = "the decider's sizes must be positive";
         return false;
     }
+    if (s.logitTopK > nVocab || s.softEmbeddingTopK > nVocab) {
+        error = "the decider's top-k (" + std::to_string(s.logitTopK) + ", " + std::to_string(s.softEmbeddingTopK) +
+                ") exceeds the backbone's vocabulary of " + std::to_string(nVocab);
+        return false;
+    }
+    // an upper bound before anything is bound or allocated; bindTensors then names the first missing tensor
+    const int64_t nTensors = gguf_get_n_tensors(gguf);
+    if (s.blockCount > nTensors / tensorsPerBlock) {
+        error = "tah.decider.block_count is " + std::to_string(s.blockCount) + " but the file holds only " +
+                std::to_string(nTensors) + " tensors (" + std::to_string(tensorsPerBlock) + " per block)";
+        return false;
+    }
+    // ggml_norm asserts a non-negative epsilon: a NaN would abort the process at the first token
+    if (!std::isfinite(s.layerNormEps) || s.layerNormEps < 0.0f) {
+        error = "tah.decider.layer_norm_epsilon must be a finite number >= 0, not " + std::to_string(s.layerNormEps);
+        return false;
+    }
+    if (!std::isfinite(s.threshold)) {
+        error = "tah.threshold must be a finite number";
+        return false;
+    }
     if (s.maxIter < 1) {
         error = "tah.max_iter must be at least 1";
         return false;
+    }
+    return true;
+}
+
+// Every tensor's data must lie inside the file: checked before any buffer is allocated for them.
+bool tensorsFitFile(const gguf_context * gguf, ggml_context * meta, uint64_t fileSize, std::string & error) {
+    const uint64_t dataOffset = gguf_get_data_offset(gguf);
+    for (int64_t i = 0; i < gguf_get_n_tensors(gguf); i++) {
+        const ggml_tensor * tensor = ggml_get_tensor(meta, gguf_get_tensor_name(gguf, i));
+        const uint64_t end = dataOffset + gguf_get_tensor_offset(gguf, i) + ggml_nbytes(tensor);
+        if (end > fileSize || end < dataOffset) {
+            error = std::string("tensor ") + ggml_get_name(tensor) + " declares " + std::to_string(ggml_nbytes(tensor)) +
+                    " bytes beyond the end of the file (" + std::to_string(fileSize) + " bytes)";
+            return false;
+        }
     }
     return true;
 }
@@ -142,7 +185,18 @@ TahDecider::~TahDecider() {
     if (backend != nullptr) ggml_backend_free(backend);
 }
 
-std::unique_ptr<TahDecider> TahDecider::load(const std::string & path, int32_t nLayer, std::string & error) {
+std::unique_ptr<TahDecider> TahDecider::load(const std::string & path, int32_t nLayer, int32_t nVocab, std::string & error) {
+    // only a regular file: a FIFO would block the reader, a device could be endless
+    std::error_code fsError;
+    if (!std::filesystem::is_regular_file(path, fsError)) {
+        error = path + " is not a regular file";
+        return nullptr;
+    }
+    const uint64_t fileSize = std::filesystem::file_size(path, fsError);
+    if (fsError) {
+        error = "cannot read the size of " + path;
+        return nullptr;
+    }
     GgufFile file;
     file.gguf = gguf_init_from_file(path.c_str(), {/*no_alloc =*/ true, /*ctx =*/ &file.meta});
     if (file.gguf == nullptr) {
@@ -151,7 +205,7 @@ std::unique_ptr<TahDecider> TahDecider::load(const std::string & path, int32_t n
     }
 
     std::unique_ptr<TahDecider> decider(new TahDecider());
-    if (!readSettings(file.gguf, nLayer, decider->config, error)) {
+    if (!readSettings(file.gguf, nLayer, nVocab, decider->config, error) || !tensorsFitFile(file.gguf, file.meta, fileSize, error)) {
         error = path + ": " + error;
         return nullptr;
     }
@@ -178,7 +232,8 @@ std::unique_ptr<TahDecider> TahDecider::load(const std::string & path, int32_t n
         return nullptr;
     }
     decider->allocator = ggml_gallocr_new(ggml_backend_get_default_buffer_type(decider->backend));
-    decider->graphMeta.resize(ggml_tensor_overhead() * maxGraphNodes + ggml_graph_overhead_custom(maxGraphNodes, false));
+    decider->graphSize = (int32_t) (graphNodesOutsideBlocks + graphNodesPerBlock * decider->config.blockCount);
+    decider->graphMeta.resize(ggml_tensor_overhead() * decider->graphSize + ggml_graph_overhead_custom(decider->graphSize, false));
     return decider;
 }
 
@@ -212,7 +267,7 @@ bool TahDecider::bindTensors(std::string & error) {
     combinedBias = bind("combined_projection.bias", D, 1);
     inputProjWeight = bind("backbone.input_projection.weight", D, D);
     inputProjBias = bind("backbone.input_projection.bias", D, 1);
-    for (int32_t i = 0; i < config.blockCount; i++) {
+    for (int32_t i = 0; i < config.blockCount && error.empty(); i++) {
         const std::string prefix = "backbone.blocks." + std::to_string(i) + ".";
         Block block;
         block.normWeight = bind(prefix + "layer_norm.weight", D, 1);
@@ -268,7 +323,7 @@ bool TahDecider::forward(const std::vector<const float *> & taps, const float * 
     ggml_tensor * z = linear(ctx, layerNorm(ctx, x, outNormWeight, outNormBias), outWeight, outBias);
     ggml_set_output(z);
 
-    ggml_cgraph * graph = ggml_new_graph_custom(ctx, maxGraphNodes, false);
+    ggml_cgraph * graph = ggml_new_graph_custom(ctx, graphSize, false);
     ggml_build_forward_expand(graph, z);
 
     bool ok = ggml_gallocr_alloc_graph(allocator, graph);

@@ -28,8 +28,9 @@ class TahDecider {
     public:
         ~TahDecider();
 
-        // Reads a decider GGUF written by the converter; nullptr and error on any problem.
-        static std::unique_ptr<TahDecider> load(const std::string & path, int32_t nLayer, std::string & error);
+        // Reads a decider GGUF written by the converter; nullptr and error on any problem. Every value read from the
+        // file is checked against the backbone (nLayer, nVocab) and the file's own size before anything is allocated.
+        static std::unique_ptr<TahDecider> load(const std::string & path, int32_t nLayer, int32_t nVocab, std::string & error);
 
         const TahSettings & settings() const { return config; }
 
@@ -53,6 +54,7 @@ class TahDecider {
         ggml_backend_t backend = nullptr;
         ggml_backend_buffer_t weightsBuffer = nullptr;
         ggml_gallocr_t allocator = nullptr;
+        int32_t graphSize = 0;  // nodes (and leaves) of forward()'s graph: follows from the block count
         std::vector<uint8_t> graphMeta;
         std::vector<float> tapsInput;
 

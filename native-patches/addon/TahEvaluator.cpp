@@ -18,18 +18,18 @@ double elapsedUs(Clock::time_point since) {
 llama_seq_id depth0Id(int32_t sequence) { return 2 * sequence; }
 llama_seq_id depth1Id(int32_t sequence) { return 2 * sequence + 1; }
 
-std::string describeDecodeFailure(int32_t rc) {
+bool decodeFailure(int32_t rc, TahError & error) {
     switch (rc) {
-        case 1: return "the KV cache is full: no room for this batch (raise the context size or shorten the prompt)";
-        case 2: return "aborted";
-        default: return "llama_decode failed with code " + std::to_string(rc);
+        case 1: return error.fail("contextFull", "the KV cache is full: no room for this batch (raise the context size or shorten the prompt)");
+        case 2: return error.fail("aborted", "aborted");
+        default: return error.fail("internal", "llama_decode failed with code " + std::to_string(rc));
     }
 }
 
 }
 
-TahEvaluator::TahEvaluator(TahModelParts & modelParts, const TahContextOptions & contextOptions)
-    : parts(modelParts), options(contextOptions) {}
+TahEvaluator::TahEvaluator(std::shared_ptr<TahModelParts> modelParts, const TahContextOptions & contextOptions)
+    : partsOwner(std::move(modelParts)), parts(*partsOwner), options(contextOptions) {}
 
 TahEvaluator::~TahEvaluator() {
     if (tokenBatch.pos != nullptr) llama_batch_free(tokenBatch);
@@ -37,18 +37,19 @@ TahEvaluator::~TahEvaluator() {
     if (ctx != nullptr) llama_free(ctx);
 }
 
-std::unique_ptr<TahEvaluator> TahEvaluator::create(TahModelParts & parts, const TahContextOptions & options, std::string & error) {
+std::unique_ptr<TahEvaluator> TahEvaluator::create(std::shared_ptr<TahModelParts> modelParts, const TahContextOptions & options, TahError & error) {
     if (options.sequences < 1 || 2 * options.sequences > llama_max_parallel_sequences()) {
-        error = "sequences must be between 1 and " + std::to_string(llama_max_parallel_sequences() / 2);
+        error.fail("invalidRequest", "sequences must be between 1 and " + std::to_string(llama_max_parallel_sequences() / 2));
         return nullptr;
     }
     if (options.batchSize < 1 || options.threads < 1 || options.positionsPerSequence < 1 ||
         options.kvCells < options.positionsPerSequence) {
-        error = "invalid context options (batch size, threads and positions must be positive; KV cells >= positions)";
+        error.fail("invalidRequest", "invalid context options (batch size, threads and positions must be positive; KV cells >= positions)");
         return nullptr;
     }
 
-    std::unique_ptr<TahEvaluator> evaluator(new TahEvaluator(parts, options));
+    std::unique_ptr<TahEvaluator> evaluator(new TahEvaluator(std::move(modelParts), options));
+    TahModelParts & parts = evaluator->parts;
     llama_context_params params = llama_context_default_params();
     params.n_ctx = options.kvCells;
     params.n_seq_max = 2 * options.sequences;
@@ -68,7 +69,7 @@ std::unique_ptr<TahEvaluator> TahEvaluator::create(TahModelParts & parts, const 
 
     evaluator->ctx = llama_init_from_model(parts.backbone(), params);
     if (evaluator->ctx == nullptr) {
-        error = "cannot create a context of " + std::to_string(options.kvCells) + " KV cells (out of memory?)";
+        error.fail("internal", "cannot create a context of " + std::to_string(options.kvCells) + " KV cells (out of memory?)");
         return nullptr;
     }
     evaluator->vocab = llama_model_get_vocab(parts.backbone());
@@ -76,15 +77,13 @@ std::unique_ptr<TahEvaluator> TahEvaluator::create(TahModelParts & parts, const 
     evaluator->nEmbd = llama_model_n_embd(parts.backbone());
 
     if (parts.isTah()) {
-        const TahSettings & settings = parts.decider()->settings();
-        if (evaluator->nVocab < std::max(settings.logitTopK, settings.softEmbeddingTopK)) {
-            error = "the vocabulary is smaller than the decider's top-k";
-            return nullptr;
-        }
-        for (const int32_t tap : settings.taps) {
+        // the decider's load checked its taps and top-k against this backbone
+        for (const int32_t tap : parts.decider()->settings().taps) {
             llama_set_embeddings_layer_inp(evaluator->ctx, (uint32_t) tap, true);
         }
-        if (!evaluator->softEmbedding.init(parts.backbone(), error)) {
+        std::string reason;
+        if (!evaluator->softEmbedding.init(parts.backbone(), reason)) {
+            error.fail("modelFile", reason);
             return nullptr;
         }
     }
@@ -102,7 +101,7 @@ std::unique_ptr<TahEvaluator> TahEvaluator::create(TahModelParts & parts, const 
 // embeddings and carries the LoRA, so its first full batch makes the scheduler reallocate its buffers in the middle
 // of a run, which on Vulkan (lavapipe) crashed now and then. One full-size depth-1 batch here, before any real work,
 // grows them once; its cells are removed again.
-bool TahEvaluator::preallocateDepth1(std::string & error) {
+bool TahEvaluator::preallocateDepth1(TahError & error) {
     const int32_t n = (int32_t) std::min(options.batchSize, options.kvCells);
     embdBatch.n_tokens = n;
     std::fill(embdBatch.embd, embdBatch.embd + (size_t) n * nEmbd, 0.0f);
@@ -117,8 +116,7 @@ bool TahEvaluator::preallocateDepth1(std::string & error) {
     const int32_t rc = attached ? llama_decode(ctx, embdBatch) : -1;
     llama_memory_seq_rm(llama_get_memory(ctx), depth1Id(0), -1, -1);
     if (!attached || !setLora(false, unused) || rc != 0) {
-        error = "cannot allocate the compute buffers of a depth-1 batch of " + std::to_string(n) + " tokens";
-        return false;
+        return error.fail("internal", "cannot allocate the compute buffers of a depth-1 batch of " + std::to_string(n) + " tokens");
     }
     return true;
 }
@@ -131,10 +129,9 @@ llama_pos TahEvaluator::nextPosition(int32_t sequence) const {
     return sequenceStates[sequence].nextPos;
 }
 
-bool TahEvaluator::removeFrom(int32_t sequence, llama_pos position, std::string & error) {
+bool TahEvaluator::removeFrom(int32_t sequence, llama_pos position, TahError & error) {
     if (sequence < 0 || sequence >= (int32_t) sequenceStates.size() || position < 0) {
-        error = "invalid sequence or position";
-        return false;
+        return error.fail("invalidRequest", "invalid sequence or position");
     }
     Sequence & seq = sequenceStates[sequence];
     if (position >= seq.nextPos) {
@@ -175,14 +172,13 @@ void TahEvaluator::rollbackStep(int32_t sequence) {
     sequenceStates[sequence].hasLastLogits = false;
 }
 
-bool TahEvaluator::decode(llama_batch & batch, int32_t sequence, std::string & error) {
+bool TahEvaluator::decode(llama_batch & batch, int32_t sequence, TahError & error) {
     const int32_t rc = llama_decode(ctx, batch);
     if (rc == 0) {
         return true;
     }
     rollbackStep(sequence);
-    error = describeDecodeFailure(rc);
-    return false;
+    return decodeFailure(rc, error);
 }
 
 void TahEvaluator::recordRow(const float * logits, std::vector<TahCandidate> & candidates, int32_t topN,
@@ -198,30 +194,40 @@ void TahEvaluator::recordRow(const float * logits, std::vector<TahCandidate> & c
 }
 
 bool TahEvaluator::evaluate(int32_t sequence, const std::vector<llama_token> & tokens, const TahStepOptions & step,
-                            TahStepResult & result, std::string & error) {
-    if (sequence < 0 || sequence >= (int32_t) sequenceStates.size()) {
-        error = "no sequence " + std::to_string(sequence);
+                            TahStepResult & result, TahError & error) {
+    if (!checkStep(sequence, tokens, error)) {
         return false;
     }
-    Sequence & seq = sequenceStates[sequence];
+    aborted.store(false);
+    startResult((int32_t) tokens.size(), step, result);
+    if (!tokens.empty() && !runStep(sequence, tokens, step, result, error)) {
+        return false;
+    }
+    return !step.sample || sampleNext(sequence, step, result, error);
+}
+
+bool TahEvaluator::checkStep(int32_t sequence, const std::vector<llama_token> & tokens, TahError & error) const {
+    if (sequence < 0 || sequence >= (int32_t) sequenceStates.size()) {
+        return error.fail("invalidRequest", "no sequence " + std::to_string(sequence));
+    }
+    const Sequence & seq = sequenceStates[sequence];
     const int32_t n = (int32_t) tokens.size();
     if (n > (int32_t) options.batchSize) {
-        error = std::to_string(n) + " tokens exceed the batch size of " + std::to_string(options.batchSize);
-        return false;
+        return error.fail("invalidRequest", std::to_string(n) + " tokens exceed the batch size of " + std::to_string(options.batchSize));
     }
     if ((int64_t) seq.nextPos + n > (int64_t) options.positionsPerSequence) {
-        error = "the context is full: the sequence holds " + std::to_string(seq.nextPos) + " tokens, " + std::to_string(n) +
-                " more do not fit its " + std::to_string(options.positionsPerSequence);
-        return false;
+        return error.fail("contextFull", "the context is full: the sequence holds " + std::to_string(seq.nextPos) + " tokens, " +
+                          std::to_string(n) + " more do not fit its " + std::to_string(options.positionsPerSequence));
     }
     for (const llama_token token : tokens) {
         if (token < 0 || token >= nVocab) {
-            error = "token id " + std::to_string(token) + " is outside the vocabulary of " + std::to_string(nVocab);
-            return false;
+            return error.fail("invalidRequest", "token id " + std::to_string(token) + " is outside the vocabulary of " + std::to_string(nVocab));
         }
     }
-    aborted.store(false);
+    return true;
+}
 
+void TahEvaluator::startResult(int32_t n, const TahStepOptions & step, TahStepResult & result) const {
     result = TahStepResult{};
     result.recordFrom = std::clamp(step.recordFrom, 0, n);
     result.records = n - result.recordFrom;
@@ -236,114 +242,144 @@ bool TahEvaluator::evaluate(int32_t sequence, const std::vector<llama_token> & t
     result.topFinalIds.resize(records * topN);
     result.topFinalLogits.resize(records * topN);
     result.lseFinal.resize(records);
+}
 
-    if (n > 0) {
-        if (!setLora(false, result.timings)) {
-            error = "cannot detach the LoRA adapter";
-            return false;
-        }
-        const bool tah = parts.isTah();
-        auto wantsLogits = [&](int32_t i) { return tah || i >= result.recordFrom || i == n - 1; };
+bool TahEvaluator::wantsLogits(int32_t i, int32_t n, const TahStepResult & result) const {
+    return parts.isTah() || i >= result.recordFrom || i == n - 1;
+}
 
-        tokenBatch.n_tokens = n;
-        for (int32_t i = 0; i < n; i++) {
-            tokenBatch.token[i] = tokens[i];
-            tokenBatch.pos[i] = seq.nextPos + i;
-            tokenBatch.n_seq_id[i] = 2;
-            tokenBatch.seq_id[i][0] = depth0Id(sequence);
-            tokenBatch.seq_id[i][1] = depth1Id(sequence);
-            tokenBatch.logits[i] = wantsLogits(i);
-        }
-        auto start = Clock::now();
-        if (!decode(tokenBatch, sequence, error)) {
-            return false;
-        }
-        result.timings.depth0Us = elapsedUs(start);
-
-        start = Clock::now();
-        const int32_t deciderK = tah ? parts.decider()->settings().logitTopK : 0;
-        const int32_t softK = tah ? parts.decider()->settings().softEmbeddingTopK : 0;
-        const int32_t rankK = std::min(nVocab, std::max({(int32_t) topN, deciderK, softK}));
-        rowCandidates.resize(n);
-        deciderTopValues.resize((size_t) n * deciderK);
-        for (int32_t i = 0; i < n; i++) {
-            if (!wantsLogits(i)) {
-                continue;
-            }
-            const float * logits = llama_get_logits_ith(ctx, i);
-            tahTopK(logits, nVocab, rankK, rowCandidates[i]);
-            for (int32_t k = 0; k < deciderK; k++) {
-                deciderTopValues[(size_t) i * deciderK + k] = rowCandidates[i][k].logit;
-            }
-            if (i >= result.recordFrom) {
-                recordRow(logits, rowCandidates[i], result.topN, result.top0Ids, result.top0Logits, result.lse0, i - result.recordFrom);
-            }
-        }
-        result.timings.selectUs += elapsedUs(start);
-
-        iteratedRows.clear();
-        if (tah) {
-            start = Clock::now();
-            std::vector<const float *> taps;
-            for (const int32_t tap : parts.decider()->settings().taps) {
-                taps.push_back(llama_get_embeddings_layer_inp(ctx, (uint32_t) tap));
-            }
-            deciderZ.resize(n);
-            if (!parts.decider()->forward(taps, deciderTopValues.data(), n, options.threads, deciderZ.data(), error)) {
-                rollbackStep(sequence);
-                return false;
-            }
-            const bool canIterate = parts.decider()->settings().maxIter >= 2;
-            for (int32_t i = 0; i < n; i++) {
-                const double pHard = 1.0 / (1.0 + std::exp(-(double) deciderZ[i]));
-                const bool iterate = canIterate && pHard > step.threshold;
-                if (iterate) {
-                    iteratedRows.push_back(i);
-                }
-                if (i >= result.recordFrom) {
-                    result.pHard[i - result.recordFrom] = (float) pHard;
-                    result.iterated[i - result.recordFrom] = iterate;
-                }
-            }
-            result.timings.deciderUs = elapsedUs(start);
-        }
-        result.iteratedCount = (int32_t) iteratedRows.size();
-
-        const bool lastIterates = !iteratedRows.empty() && iteratedRows.back() == n - 1;
-        if (!lastIterates) {
-            const float * logits = llama_get_logits_ith(ctx, n - 1);
-            seq.lastLogits.assign(logits, logits + nVocab);
-        }
-        if (!iteratedRows.empty() && !runDepth1(sequence, n, result, error)) {
-            return false;
-        }
-        for (int32_t r = 0; r < result.records; r++) {
-            if (!result.iterated[r]) {
-                std::copy_n(&result.top0Ids[r * topN], topN, &result.topFinalIds[r * topN]);
-                std::copy_n(&result.top0Logits[r * topN], topN, &result.topFinalLogits[r * topN]);
-                result.lseFinal[r] = result.lse0[r];
-            }
-        }
-        seq.nextPos += n;
-        seq.hasLastLogits = true;
+bool TahEvaluator::runStep(int32_t sequence, const std::vector<llama_token> & tokens, const TahStepOptions & step,
+                           TahStepResult & result, TahError & error) {
+    Sequence & seq = sequenceStates[sequence];
+    const int32_t n = (int32_t) tokens.size();
+    if (!setLora(false, result.timings)) {
+        return error.fail("internal", "cannot detach the LoRA adapter");
     }
-
-    if (step.sample) {
-        if (!seq.hasLastLogits) {
-            error = "nothing to sample from: the sequence has no evaluated token";
-            return false;
-        }
-        const auto start = Clock::now();
-        if (seq.sampler == nullptr || !(seq.sampler->params() == step.sampling)) {
-            seq.sampler = std::make_unique<TahSampler>(step.sampling);
-        }
-        result.nextToken = seq.sampler->sample(seq.lastLogits.data(), nVocab);
-        result.timings.sampleUs = elapsedUs(start);
+    if (!decodeDepth0(sequence, tokens, result, error)) {
+        return false;
     }
+    rankRows(n, result);
+    iteratedRows.clear();
+    if (parts.isTah() && !decide(sequence, n, step, result, error)) {
+        return false;
+    }
+    result.iteratedCount = (int32_t) iteratedRows.size();
+
+    const bool lastIterates = !iteratedRows.empty() && iteratedRows.back() == n - 1;
+    if (!lastIterates) {
+        const float * logits = llama_get_logits_ith(ctx, n - 1);
+        seq.lastLogits.assign(logits, logits + nVocab);
+    }
+    if (!iteratedRows.empty() && !runDepth1(sequence, n, result, error)) {
+        return false;
+    }
+    copyUniteratedRecords(result);
+    seq.nextPos += n;
+    seq.hasLastLogits = true;
     return true;
 }
 
-bool TahEvaluator::runDepth1(int32_t sequence, int32_t n, TahStepResult & result, std::string & error) {
+bool TahEvaluator::decodeDepth0(int32_t sequence, const std::vector<llama_token> & tokens, TahStepResult & result, TahError & error) {
+    const Sequence & seq = sequenceStates[sequence];
+    const int32_t n = (int32_t) tokens.size();
+    tokenBatch.n_tokens = n;
+    for (int32_t i = 0; i < n; i++) {
+        tokenBatch.token[i] = tokens[i];
+        tokenBatch.pos[i] = seq.nextPos + i;
+        tokenBatch.n_seq_id[i] = 2;
+        tokenBatch.seq_id[i][0] = depth0Id(sequence);
+        tokenBatch.seq_id[i][1] = depth1Id(sequence);
+        tokenBatch.logits[i] = wantsLogits(i, n, result);
+    }
+    const auto start = Clock::now();
+    if (!decode(tokenBatch, sequence, error)) {
+        return false;
+    }
+    result.timings.depth0Us = elapsedUs(start);
+    return true;
+}
+
+// the top candidates of every row with logits: the decider's features, the soft embedding's support, the records
+void TahEvaluator::rankRows(int32_t n, TahStepResult & result) {
+    const auto start = Clock::now();
+    const bool tah = parts.isTah();
+    const int32_t deciderK = tah ? parts.decider()->settings().logitTopK : 0;
+    const int32_t softK = tah ? parts.decider()->settings().softEmbeddingTopK : 0;
+    const int32_t rankK = std::min(nVocab, std::max({result.topN, deciderK, softK}));
+    rowCandidates.resize(n);
+    deciderTopValues.resize((size_t) n * deciderK);
+    for (int32_t i = 0; i < n; i++) {
+        if (!wantsLogits(i, n, result)) {
+            continue;
+        }
+        const float * logits = llama_get_logits_ith(ctx, i);
+        tahTopK(logits, nVocab, rankK, rowCandidates[i]);
+        for (int32_t k = 0; k < deciderK; k++) {
+            deciderTopValues[(size_t) i * deciderK + k] = rowCandidates[i][k].logit;
+        }
+        if (i >= result.recordFrom) {
+            recordRow(logits, rowCandidates[i], result.topN, result.top0Ids, result.top0Logits, result.lse0, i - result.recordFrom);
+        }
+    }
+    result.timings.selectUs += elapsedUs(start);
+}
+
+// P(hard) of every row, and the rows that iterate
+bool TahEvaluator::decide(int32_t sequence, int32_t n, const TahStepOptions & step, TahStepResult & result, TahError & error) {
+    const auto start = Clock::now();
+    std::vector<const float *> taps;
+    for (const int32_t tap : parts.decider()->settings().taps) {
+        taps.push_back(llama_get_embeddings_layer_inp(ctx, (uint32_t) tap));
+    }
+    deciderZ.resize(n);
+    std::string reason;
+    if (!parts.decider()->forward(taps, deciderTopValues.data(), n, options.threads, deciderZ.data(), reason)) {
+        rollbackStep(sequence);
+        return error.fail("internal", reason);
+    }
+    const bool canIterate = parts.decider()->settings().maxIter >= 2;
+    for (int32_t i = 0; i < n; i++) {
+        const double pHard = 1.0 / (1.0 + std::exp(-(double) deciderZ[i]));
+        const bool iterate = canIterate && pHard > step.threshold;
+        if (iterate) {
+            iteratedRows.push_back(i);
+        }
+        if (i >= result.recordFrom) {
+            result.pHard[i - result.recordFrom] = (float) pHard;
+            result.iterated[i - result.recordFrom] = iterate;
+        }
+    }
+    result.timings.deciderUs = elapsedUs(start);
+    return true;
+}
+
+// rows that did not iterate: their final logits are their depth-0 logits
+void TahEvaluator::copyUniteratedRecords(TahStepResult & result) const {
+    const size_t topN = (size_t) result.topN;
+    for (int32_t r = 0; r < result.records; r++) {
+        if (!result.iterated[r]) {
+            std::copy_n(&result.top0Ids[r * topN], topN, &result.topFinalIds[r * topN]);
+            std::copy_n(&result.top0Logits[r * topN], topN, &result.topFinalLogits[r * topN]);
+            result.lseFinal[r] = result.lse0[r];
+        }
+    }
+}
+
+bool TahEvaluator::sampleNext(int32_t sequence, const TahStepOptions & step, TahStepResult & result, TahError & error) {
+    Sequence & seq = sequenceStates[sequence];
+    if (!seq.hasLastLogits) {
+        return error.fail("invalidRequest", "nothing to sample from: the sequence has no evaluated token");
+    }
+    const auto start = Clock::now();
+    if (seq.sampler == nullptr || !(seq.sampler->params() == step.sampling)) {
+        seq.sampler = std::make_unique<TahSampler>(step.sampling);
+    }
+    result.nextToken = seq.sampler->sample(seq.lastLogits.data(), nVocab);
+    result.timings.sampleUs = elapsedUs(start);
+    return true;
+}
+
+bool TahEvaluator::runDepth1(int32_t sequence, int32_t n, TahStepResult & result, TahError & error) {
     Sequence & seq = sequenceStates[sequence];
     const int32_t softK = parts.decider()->settings().softEmbeddingTopK;
     const size_t topN = (size_t) result.topN;
@@ -373,8 +409,7 @@ bool TahEvaluator::runDepth1(int32_t sequence, int32_t n, TahStepResult & result
 
     if (!setLora(true, result.timings)) {
         rollbackStep(sequence);
-        error = "cannot attach the LoRA adapter";
-        return false;
+        return error.fail("internal", "cannot attach the LoRA adapter");
     }
     start = Clock::now();
     if (!decode(embdBatch, sequence, error)) {

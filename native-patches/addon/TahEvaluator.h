@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "llama.h"
+#include "TahError.h"
 #include "TahModelParts.h"
 #include "TahSampler.h"
 #include "TahSelect.h"
@@ -69,14 +70,15 @@ class TahEvaluator {
         TahEvaluator(const TahEvaluator &) = delete;
         TahEvaluator & operator=(const TahEvaluator &) = delete;
 
-        static std::unique_ptr<TahEvaluator> create(TahModelParts & parts, const TahContextOptions & options, std::string & error);
+        // The evaluator shares the model parts: disposing the model first cannot free what a running step uses.
+        static std::unique_ptr<TahEvaluator> create(std::shared_ptr<TahModelParts> parts, const TahContextOptions & options, TahError & error);
 
         // Appends tokens to a sequence (one batch, depth 0 then depth 1) and optionally samples the next token.
         bool evaluate(int32_t sequence, const std::vector<llama_token> & tokens, const TahStepOptions & options,
-                      TahStepResult & result, std::string & error);
+                      TahStepResult & result, TahError & error);
 
         // Forgets positions >= position of a sequence, at both depths.
-        bool removeFrom(int32_t sequence, llama_pos position, std::string & error);
+        bool removeFrom(int32_t sequence, llama_pos position, TahError & error);
         llama_pos nextPosition(int32_t sequence) const;
 
         // Makes a running decode return early; the next evaluate clears it.
@@ -90,9 +92,10 @@ class TahEvaluator {
             std::unique_ptr<TahSampler> sampler;
         };
 
-        TahEvaluator(TahModelParts & parts, const TahContextOptions & options);
-        bool preallocateDepth1(std::string & error);
+        TahEvaluator(std::shared_ptr<TahModelParts> parts, const TahContextOptions & options);
+        bool preallocateDepth1(TahError & error);
 
+        std::shared_ptr<TahModelParts> partsOwner;
         TahModelParts & parts;
         TahContextOptions options;
         llama_context * ctx = nullptr;
@@ -117,11 +120,23 @@ class TahEvaluator {
         std::vector<float> iteratedLogits;
         std::vector<TahCandidate> finalCandidates;
 
+        // the jobs of evaluate(), in order
+        bool checkStep(int32_t sequence, const std::vector<llama_token> & tokens, TahError & error) const;
+        void startResult(int32_t n, const TahStepOptions & step, TahStepResult & result) const;
+        bool runStep(int32_t sequence, const std::vector<llama_token> & tokens, const TahStepOptions & step,
+                     TahStepResult & result, TahError & error);
+        bool decodeDepth0(int32_t sequence, const std::vector<llama_token> & tokens, TahStepResult & result, TahError & error);
+        void rankRows(int32_t n, TahStepResult & result);
+        bool decide(int32_t sequence, int32_t n, const TahStepOptions & step, TahStepResult & result, TahError & error);
+        void copyUniteratedRecords(TahStepResult & result) const;
+        bool sampleNext(int32_t sequence, const TahStepOptions & step, TahStepResult & result, TahError & error);
+        bool wantsLogits(int32_t i, int32_t n, const TahStepResult & result) const;
+
         static bool abortCallback(void * data);
         bool setLora(bool attached, TahTimings & timings);
-        bool decode(llama_batch & batch, int32_t sequence, std::string & error);
+        bool decode(llama_batch & batch, int32_t sequence, TahError & error);
         void rollbackStep(int32_t sequence);
         void recordRow(const float * logits, std::vector<TahCandidate> & candidates, int32_t topN,
                        std::vector<int32_t> & ids, std::vector<float> & values, std::vector<double> & lse, int32_t row);
-        bool runDepth1(int32_t sequence, int32_t n, TahStepResult & result, std::string & error);
+        bool runDepth1(int32_t sequence, int32_t n, TahStepResult & result, TahError & error);
 };

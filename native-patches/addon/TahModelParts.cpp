@@ -1,43 +1,45 @@
 #include "TahModelParts.h"
 
+#include <mutex>
+
+#include "../AddonModel.h"
+
 TahModelParts::~TahModelParts() {
-    release();
-}
-
-void TahModelParts::release() {
     if (adapter != nullptr) {
-        llama_adapter_lora_free(adapter);
-        adapter = nullptr;
+        // llama.cpp frees a model's adapters with the model: free ours only while node-llama-cpp's model lives
+        std::lock_guard<std::mutex> lock(backboneAddon->disposeMutex);
+        if (!backboneAddon->memoryDisposed && backboneAddon->model == model) {
+            llama_adapter_lora_free(adapter);
+        }
     }
-    deciderNet.reset();
 }
 
-bool TahModelParts::load(llama_model * backboneModel, const std::string & loraPath, const std::string & deciderPath, std::string & error) {
-    model = backboneModel;
+bool TahModelParts::load(AddonModel * backbone, const std::string & loraPath, const std::string & deciderPath, TahError & error) {
+    backboneAddon = backbone;
+    model = backbone->model;
     if (loraPath.empty() && deciderPath.empty()) {
         return true;
     }
     if (loraPath.empty() || deciderPath.empty()) {
-        error = "a TaH model needs both its depth-1 LoRA and its decider";
-        return false;
+        return error.fail("modelFile", "a TaH model needs both its depth-1 LoRA and its decider");
     }
 
-    deciderNet = TahDecider::load(deciderPath, llama_model_n_layer(model), error);
+    std::string reason;
+    deciderNet = TahDecider::load(deciderPath, llama_model_n_layer(model), llama_vocab_n_tokens(llama_model_get_vocab(model)), reason);
     if (deciderNet == nullptr) {
-        return false;
+        return error.fail("modelFile", reason);
     }
     if (deciderNet->settings().hiddenSize != llama_model_n_embd(model)) {
-        error = deciderPath + ": the decider reads hidden states of width " + std::to_string(deciderNet->settings().hiddenSize) +
-                " but the backbone's width is " + std::to_string(llama_model_n_embd(model));
+        const std::string message = deciderPath + ": the decider reads hidden states of width " +
+            std::to_string(deciderNet->settings().hiddenSize) + " but the backbone's width is " + std::to_string(llama_model_n_embd(model));
         deciderNet.reset();
-        return false;
+        return error.fail("modelFile", message);
     }
 
     adapter = llama_adapter_lora_init(model, loraPath.c_str());
     if (adapter == nullptr) {
-        error = loraPath + ": not a LoRA adapter for this backbone (missing, corrupt, or its tensors do not match the model)";
         deciderNet.reset();
-        return false;
+        return error.fail("modelFile", loraPath + ": not a LoRA adapter for this backbone (missing, corrupt, or its tensors do not match the model)");
     }
     return true;
 }

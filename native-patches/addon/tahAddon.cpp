@@ -2,6 +2,7 @@
 
 #include "AddonTahContext.h"
 #include "AddonTahModel.h"
+#include "TahBackendInfo.h"
 #include "TahQuantize.h"
 #include "tahBuildId.h"
 
@@ -17,6 +18,7 @@ Napi::Value tahBuildInfo(const Napi::CallbackInfo & info) {
 
 void registerTahAddon(Napi::Object exports) {
     exports.Set("tahBuildInfo", Napi::Function::New(exports.Env(), tahBuildInfo, "tahBuildInfo"));
+    exports.Set("tahBackendInfo", Napi::Function::New(exports.Env(), tahBackendInfo, "tahBackendInfo"));
     exports.Set("tahQuantize", Napi::Function::New(exports.Env(), tahQuantize, "tahQuantize"));
     AddonTahModel::init(exports);
     AddonTahContext::init(exports);

@@ -35,8 +35,9 @@ const vulkanPackages = ["libvulkan-dev", "glslc", "spirv-headers", "glslang-tool
 function ensureAptPackages(): void {
     const missing = new Set<string>();
     // chromium drives the UI; libkrb5-dev is needed by code-server's kerberos module, built from source offline;
-    // cmake, ninja and git build the patched llama.cpp; the Vulkan packages build and run it on Mesa's lavapipe.
-    for (const pkg of ["chromium", "libkrb5-dev", "cmake", "ninja-build", "git", ...vulkanPackages]) {
+    // cmake, ninja and git build the patched llama.cpp; the Vulkan packages build and run it on Mesa's lavapipe;
+    // qemu-user runs the packaged engine on emulated older CPUs (test/portable).
+    for (const pkg of ["chromium", "libkrb5-dev", "cmake", "ninja-build", "git", "qemu-user", ...vulkanPackages]) {
         if (!dpkgInstalled(pkg)) missing.add(pkg);
     }
     if (!fs.existsSync(chromiumPath)) missing.add("chromium");

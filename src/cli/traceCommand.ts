@@ -100,7 +100,7 @@ export async function traceCommand(argv: string[]): Promise<void> {
                 console.log(values.json ? JSON.stringify(line) : formatLine(line));
             };
             if (!values.json)
-                console.log(`model ${model.name} (${model.kind}), threshold ${threshold ?? model.defaultThreshold}\n  pos    token  piece           P(hard) iter  top-10 final logits`);
+                console.log(`model ${model.name} (${model.kind}), threshold ${threshold ?? model.defaultThreshold}, backend ${patched.description}\n  pos    token  piece           P(hard) iter  top-10 final logits`);
             const sequence = context.sequence(0);
             const options = { recordTopN: 10, sample: greedy, ...(threshold !== undefined ? { threshold } : {}) };
             const prefill = await sequence.prefill(prompt, { ...options, recordFrom: 0 });

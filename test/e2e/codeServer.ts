@@ -15,7 +15,7 @@ const execFileAsync = promisify(execFile);
 export const extensionId = "tah-copilot.tah-copilot";
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..");
 /** What `npm run package` writes. */
-export const vsixPath = path.join(repoRoot, "out", "tah-copilot.vsix");
+export const vsixPath = path.join(repoRoot, "out", "tah-copilot-linux-x64.vsix");
 /** Screenshots, result files and logs of the test runs (git-ignored). */
 export const testOutput = path.join(repoRoot, "test-output");
 

@@ -60,7 +60,14 @@ export class TahContext {
             preallocateDepth1: model.kind === "tah" && model.llamaModel.gpuLayers > 0 ? 1 : 0
         });
         await native.init();
-        return new TahContext(model, native, resolved);
+        const context = new TahContext(model, native, resolved);
+        try {
+            model.adopt(context);
+        } catch (error) {
+            native.dispose();
+            throw error;
+        }
+        return context;
     }
 
     sequence(index: number): TahSequence {
@@ -107,5 +114,6 @@ export class TahContext {
         this.native.abort();
         await this.tail;
         this.native.dispose();
+        this.model.release(this);
     }
 }

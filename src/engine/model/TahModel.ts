@@ -1,6 +1,8 @@
 import type { LlamaModel, Token } from "node-llama-cpp";
+import type { TahContext } from "../evaluator/TahContext.js";
 import type { PatchedLlama } from "../native/loadPatchedLlama.js";
 import type { AddonTahModel, TahModelInfo } from "../native/tahBindings.js";
+import { EngineError, engineErrorCodeOf } from "../protocol/engineError.js";
 import { ModelFileError, type ModelFiles, resolveModelFiles } from "./modelFiles.js";
 
 /** Threshold of the reference's evaluation recipe; used when a model does not carry its own. */
@@ -34,6 +36,8 @@ function metadataToken(ggml: Record<string, unknown>, key: string): number | und
 /** A loaded model: node-llama-cpp's backbone plus, for a TaH model, its LoRA and decider in the native addon. */
 export class TahModel {
     private disposed = false;
+    /** The contexts made on this model: disposed before it, so that none computes on a freed model. */
+    private readonly contexts = new Set<TahContext>();
 
     private constructor(
         readonly files: ModelFiles,
@@ -72,7 +76,10 @@ export class TahModel {
         } catch (error) {
             native.dispose();
             await llamaModel.dispose();
-            throw new ModelFileError(`${files.kind === "tah" ? files.folder : files.backbone}: ${error instanceof Error ? error.message : String(error)}`);
+            // the addon sets the code where it knows the cause: modelFile for a decider or LoRA it refuses
+            const code = engineErrorCodeOf(error);
+            const text = `${files.kind === "tah" ? files.folder : files.backbone}: ${error instanceof Error ? error.message : String(error)}`;
+            throw code === "modelFile" ? new ModelFileError(text, { cause: error }) : new EngineError(code, text, { cause: error });
         }
         return new TahModel(files, patched, llamaModel, native, native.getInfo());
     }
@@ -141,10 +148,24 @@ export class TahModel {
         return this.llamaModel.detokenize(tokens as readonly Token[], specialTokens);
     }
 
+    /** Called by TahContext.create: from now on the model disposes the context before itself. */
+    adopt(context: TahContext): void {
+        if (this.disposed)
+            throw new Error("the model is disposed");
+        this.contexts.add(context);
+    }
+
+    /** Called by a context that was disposed on its own. */
+    release(context: TahContext): void {
+        this.contexts.delete(context);
+    }
+
     async dispose(): Promise<void> {
         if (this.disposed)
             return;
         this.disposed = true;
+        // each context waits for its running step; the native parts they share outlive them anyway (TahModelParts)
+        await Promise.all([...this.contexts].map((context) => context.dispose()));
         this.native.dispose();
         await this.llamaModel.dispose();
     }

@@ -85,9 +85,30 @@ export interface AddonTahContext {
     dispose(): void;
 }
 
+export interface NativeBackendDevice {
+    /** ggml's name of the backend that owns the device: "CPU", "Vulkan", "CUDA". */
+    backend: string;
+    name: string;
+    description: string;
+    type: "cpu" | "gpu" | "igpu" | "accel";
+}
+
+/** What ggml's registry loaded (native-patches/addon/TahBackendInfo.cpp). */
+export interface NativeBackendInfo {
+    /** The CPU variant ggml chose ("haswell", "sandybridge", …; "built-in" without variants); absent: no CPU backend. */
+    cpuVariant?: string;
+    cpuBackendFile?: string;
+    /** Whether the Vulkan loader library is present on this system. */
+    vulkanLoader: boolean;
+    /** The names of the registered backends. */
+    backends: string[];
+    devices: NativeBackendDevice[];
+}
+
 /** The subset of node-llama-cpp's addon exports that TaH uses. */
 export interface TahBindings {
     tahBuildInfo(): { buildId: string };
+    tahBackendInfo(): NativeBackendInfo;
     /** llama.cpp's quantizer; ftype is a llama_ftype (7 = Q8_0, 15 = Q4_K_M, …). */
     tahQuantize(inputPath: string, outputPath: string, options: { ftype: number; threads: number }): Promise<void>;
     AddonTahModel: new (addonModel: object, options: { loraPath?: string; deciderPath?: string }) => AddonTahModel;

@@ -72,7 +72,7 @@ export class EngineService {
     private async llamaFor(gpu: EngineSettings["gpu"]): Promise<PatchedLlama> {
         // one native binary per process: a different backend needs a new engine process
         if (this.patched !== undefined) {
-            if (gpu !== "auto" && gpu !== this.patched.gpu)
+            if (gpu !== "auto" && gpu !== this.patched.requested && gpu !== this.patched.gpu)
                 throw new EngineError("invalidRequest", `this engine process runs the ${this.patched.gpu} build; restart it to switch to ${gpu}`);
             return this.patched;
         }

@@ -1,0 +1,39 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { type GpuBackend, packageRoot } from "./buildIdentity.js";
+
+/** What `npm run build:native` writes beside the binaries of each build folder it made. */
+export interface BuildRecord {
+    buildId: string;
+    gpu: GpuBackend;
+    folderName: string;
+    nodeLlamaCppVersion: string;
+    cmakeOptions: Record<string, string>;
+    seconds: number;
+    /** Set when this folder is a copy of another kind's build without its GPU backend (see build-native.ts). */
+    derivedFrom?: GpuBackend;
+}
+
+export const buildRecordName = "tah-build.json";
+
+export function localBuildsDir(root = packageRoot()): string {
+    return path.join(root, "node_modules", "node-llama-cpp", "llama", "localBuilds");
+}
+
+export function readBuildRecord(file: string): BuildRecord | undefined {
+    try {
+        return JSON.parse(readFileSync(file, "utf8")) as BuildRecord;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The local build folders that carry our record, of one GPU kind or of all. */
+export function installedBuilds(gpu?: GpuBackend, root = packageRoot()): Array<{ folder: string; record: BuildRecord }> {
+    const dir = localBuildsDir(root);
+    if (!existsSync(dir))
+        return [];
+    return readdirSync(dir)
+        .map((name) => ({ folder: path.join(dir, name), record: readBuildRecord(path.join(dir, name, "Release", buildRecordName)) }))
+        .filter((entry): entry is { folder: string; record: BuildRecord } => entry.record !== undefined && (gpu === undefined || entry.record.gpu === gpu));
+}
