@@ -17,6 +17,7 @@ import { runReference, type ReferenceOptions, type ReferenceResult } from "../re
 import { generateTinyTah, type TinyTahOptions } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
 import { type EngineRun, maxAbsDiff, runEngine, testGpu } from "./engineHarness.js";
+import { stableThreshold } from "../support/stableThreshold.js";
 
 /**
  * f32 arithmetic on the CPU backend. Vulkan's batched matrix kernels round through f16 (measured on lavapipe: up to
@@ -32,17 +33,6 @@ const shapes: Array<{ name: string; options: TinyTahOptions }> = [
     { name: "4 taps without the embedding tap, tied embeddings", options: { seed: 7, taps: [1, 2, 3, 4], tiedEmbeddings: true } },
     { name: "5 taps including tap 0, untied output", options: { seed: 11, taps: [0, 1, 2, 3, 4], tiedEmbeddings: false } }
 ];
-
-/** A threshold that makes roughly `share` of positions iterate, at least `margin` away from every P(hard). */
-function thresholdForShare(reference: ReferenceResult, share: number, margin: number): number {
-    const values = reference.records.map((record) => record.pHard).sort((a, b) => a - b);
-    const target = values[Math.floor(values.length * (1 - share))];
-    const gaps = values.slice(1).map((value, i) => ({ low: values[i], high: value }))
-        .filter((gap) => gap.high - gap.low > 2 * margin)
-        .sort((a, b) => Math.abs((a.low + a.high) / 2 - target) - Math.abs((b.low + b.high) / 2 - target));
-    assert.ok(gaps.length > 0, "no gap in P(hard) wide enough for a stable threshold");
-    return (gaps[0].low + gaps[0].high) / 2;
-}
 
 function compare(engine: EngineRun, reference: ReferenceResult, tolerance: number): { maxLogitDiff: number } {
     assert.equal(engine.records.length, reference.records.length, "one record per position");
@@ -88,7 +78,7 @@ for (const shape of shapes) {
             modelDir = await mkdtemp(path.join(os.tmpdir(), "tah-exact-"));
             folders.push(modelDir);
             model = (await generateTinyTah(modelDir, shape.options)).model;
-            thresholds.some = thresholdForShare(runReference(model, { promptTokens: prompt, steps, threshold: 1 }), 0.3, 0.01);
+            thresholds.some = stableThreshold(runReference(model, { promptTokens: prompt, steps, threshold: 1 }), 0.3, 0.01);
         });
 
         for (const iterating of ["none", "some", "all"] as const) {
