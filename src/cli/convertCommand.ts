@@ -3,6 +3,8 @@ import { convertCheckpoint, type ConvertProgress, type ConvertResult, type Quant
 import { isOutputTypeName, outputTypeNames, outputTypes } from "../convert/outputTypes.js";
 import { loadPatchedLlama, type PatchedLlama } from "../engine/native/loadPatchedLlama.js";
 import { maxThreads } from "../engine/process/requestSchemas.js";
+import { formatBytes } from "../format/formatBytes.js";
+import { sigintAbort } from "./sigintAbort.js";
 import { UsageError } from "./usageError.js";
 
 export const convertUsage = `tah convert CHECKPOINT_DIR --out OUT [--type TYPE] [--threads N] [--name NAME] [--force]
@@ -12,17 +14,6 @@ iter_decider.bin, tah_config.json) into a TaH model folder; point tah.modelPath 
 TYPE is the backbone's weight type: ${outputTypeNames.join(", ")} (default f16).
 Quantized types come from llama.cpp's quantizer, run on --threads threads (default: all cores).
 OUT appears only when complete; an existing non-empty OUT is replaced only with --force.`;
-
-function formatBytes(bytes: number): string {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 /** Prints each stage once and the backbone's progress in steps of 10%. */
 function progressPrinter(): (progress: ConvertProgress) => void {
@@ -88,15 +79,8 @@ export async function convertCommand(argv: string[]): Promise<void> {
         throw new UsageError(`--threads must be an integer from 1 to ${maxThreads}, not "${values.threads}"`);
     const type = values.type;
 
-    // Ctrl-C once: stop at the next chunk and clean up. Twice: exit now (the staging folder goes with the process).
-    const controller = new AbortController();
-    const onSigint = (): void => {
-        if (controller.signal.aborted)
-            process.exit(130);
-        console.error("\ninterrupting (press Ctrl-C again to quit at once)…");
-        controller.abort();
-    };
-    process.on("SIGINT", onSigint);
+    // Ctrl-C once: stop at the next chunk and clean up (the staging folder goes with the process if twice)
+    const interrupt = sigintAbort();
     let patched: PatchedLlama | undefined;
     try {
         let quantize: Quantizer | undefined;
@@ -110,7 +94,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
             outDir: values.out,
             type,
             force: values.force,
-            signal: controller.signal,
+            signal: interrupt.signal,
             onProgress: progressPrinter(),
             ...(threads !== undefined ? { threads } : {}),
             ...(values.name !== undefined ? { name: values.name } : {}),
@@ -118,7 +102,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
         });
         printResult(result);
     } finally {
-        process.off("SIGINT", onSigint);
+        interrupt.dispose();
         await patched?.llama.dispose();
     }
 }

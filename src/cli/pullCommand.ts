@@ -9,7 +9,9 @@ import { HubClient } from "../models/hubClient.js";
 import { installFromHub, type InstallResult } from "../models/installFromHub.js";
 import { memoryShareForModel } from "../models/memoryEstimate.js";
 import { parseRepoRef, type RepoRef } from "../models/repoRef.js";
-import { formatBytes, progressPrinter } from "./pullProgress.js";
+import { formatBytes } from "../format/formatBytes.js";
+import { progressPrinter } from "./pullProgress.js";
+import { sigintAbort } from "./sigintAbort.js";
 import { UsageError } from "./usageError.js";
 
 export const pullUsage = `tah pull REPO[@REVISION] [--include GLOB]... [--out OUT] [--type TYPE] [--threads N] [--proxy URL]
@@ -83,15 +85,8 @@ export async function pullCommand(argv: string[]): Promise<void> {
     const { ref, include } = resolveRepo(positionals[0], values.include);
     const outDir = values.out ?? path.join(".", ref.repo.split("/")[1]);
 
-    // Ctrl-C once: stop and keep what was downloaded for the next run. Twice: exit now.
-    const controller = new AbortController();
-    const onSigint = (): void => {
-        if (controller.signal.aborted)
-            process.exit(130);
-        console.error("\ninterrupting (press Ctrl-C again to quit at once)…");
-        controller.abort();
-    };
-    process.on("SIGINT", onSigint);
+    // Ctrl-C once: stop and keep what was downloaded for the next run
+    const interrupt = sigintAbort();
     const client = new HubClient(values.proxy !== undefined ? { proxy: values.proxy } : {});
     const printer = progressPrinter(process.stdout);
     // llama.cpp's quantizer, loaded only when a conversion to a quantized type needs it.
@@ -106,7 +101,7 @@ export async function pullCommand(argv: string[]): Promise<void> {
             ref,
             outDir,
             quantize,
-            signal: controller.signal,
+            signal: interrupt.signal,
             onProgress: printer.onProgress,
             ...(include !== undefined ? { include } : {}),
             ...(type !== undefined ? { type } : {}),
@@ -116,7 +111,7 @@ export async function pullCommand(argv: string[]): Promise<void> {
         printResult(result);
     } finally {
         printer.finish();
-        process.off("SIGINT", onSigint);
+        interrupt.dispose();
         await client.close();
         await patched?.llama.dispose();
     }

@@ -2,19 +2,10 @@
  * How `tah pull` shows progress: on a terminal one line redrawn in place (bytes, speed, time left, files); in a log
  * (not a terminal) a plain line at every tenth and at every file done. Conversion stages print once each.
  */
+import { formatBytes } from "../format/formatBytes.js";
 import type { DownloadProgress } from "../models/downloadProgress.js";
 import type { InstallProgress } from "../models/installFromHub.js";
 
-export function formatBytes(bytes: number): string {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 export function formatDuration(seconds: number): string {
     const s = Math.ceil(seconds);

@@ -2,6 +2,7 @@ import path from "node:path";
 import * as vscode from "vscode";
 import type { EngineHost } from "../engineHost/EngineHost.js";
 import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
+import { formatBytes } from "../format/formatBytes.js";
 import { updateSetting } from "../settings/vscodeSettings.js";
 
 /** The weight types offered in the picker, most useful first (all of src/convert/outputTypes.ts work from the CLI). */
@@ -13,10 +14,6 @@ const typeChoices: ReadonlyArray<{ label: string; description: string }> = [
     { label: "q4_k_m", description: "4-bit k-quant, smallest usable, visible loss" },
     { label: "f32", description: "32-bit, the largest; for checking" }
 ];
-
-function formatBytes(bytes: number): string {
-    return bytes >= 1 << 30 ? `${(bytes / (1 << 30)).toFixed(2)} GiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
-}
 
 /** `TaH: Convert a TaH Checkpoint…`: pick a checkpoint folder, a type and where to write; then offer to use it. */
 export async function convertCheckpointCommand(engine: EngineHost, log: vscode.LogOutputChannel): Promise<void> {
