@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { decodeBfloat16, decodeFloat16, encodeBfloat16, encodeFloat16 } from "../../src/gguf/floatEncoding.js";
-import type { DeciderWeights, LayerNormWeights, LinearWeights, LoraPair, LoraTarget, TahModel } from "../reference/tahModel.js";
+import type { DeciderWeights, LayerNormWeights, LinearWeights, LoraPair, LoraTarget, Qwen3Weights, TahModel } from "../reference/tahModel.js";
 import { writeTokenizerFiles } from "./hfTokenizerWriter.js";
 import { writePeftAdapter } from "./peftAdapterWriter.js";
 import { PyDict, PyFloat, PyGlobal, type PyValue } from "./pickleWriter.js";
@@ -115,8 +115,8 @@ function expectedModel(tiny: TinyTah, o: Required<Pick<SyntheticCheckpointOption
     };
 }
 
-/** The backbone under Hugging Face's Qwen3 names, torch shapes. */
-function backboneTensors(model: TahModel, dtype: StoredDtype): SafetensorsTensorSpec[] {
+/** The backbone under Hugging Face's Qwen3 names, torch shapes; lm_head.weight only when untied (save_model_tp drops a tied one). */
+export function backboneTensors(model: Qwen3Weights, dtype: StoredDtype): SafetensorsTensorSpec[] {
     const { nEmbd, nVocab, nHead, nHeadKv, headDim, nFf } = model.config;
     const qDim = nHead * headDim;
     const kvDim = nHeadKv * headDim;

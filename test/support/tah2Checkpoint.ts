@@ -15,7 +15,8 @@ import type { Qwen3LayerWeights, Qwen3Weights } from "../reference/tahModel.js";
 import { writeTokenizerFiles } from "./hfTokenizerWriter.js";
 import { PyDict, PyFloat, type PyValue } from "./pickleWriter.js";
 import { prngFor } from "./prng.js";
-import { writeSafetensors, writeShardedSafetensors, type SafetensorsTensorSpec } from "./safetensorsWriter.js";
+import { writeSafetensors, writeShardedSafetensors } from "./safetensorsWriter.js";
+import { backboneTensors } from "./syntheticCheckpoint.js";
 import { storedAs } from "./syntheticCheckpoint.js";
 import { tinyVocabulary, tokenize } from "./tinyTokenizer.js";
 import { TorchSave } from "./torchSaveWriter.js";
@@ -218,35 +219,6 @@ function calibratedScore(model: Tah2Model, o: ResolvedTah2Options): Float32Array
     return bf16(Float32Array.from(orthogonal, (value, i) => scale * value + (o.deciderBias * mean[i]) / meanSquare));
 }
 
-/** The backbone under Hugging Face's Qwen3 names, torch shapes; lm_head.weight only when untied (save_model_tp drops a tied one). */
-function backboneTensors(model: Qwen3Weights): SafetensorsTensorSpec[] {
-    const { nEmbd, nVocab, nHead, nHeadKv, headDim, nFf } = model.config;
-    const qDim = nHead * headDim;
-    const kvDim = nHeadKv * headDim;
-    const t = (name: string, shape: number[], data: Float32Array): SafetensorsTensorSpec => ({ name, dtype: "BF16", shape, data });
-    const tensors = [t("model.embed_tokens.weight", [nVocab, nEmbd], model.tokenEmbd)];
-    model.layers.forEach((layer, i) => {
-        const p = `model.layers.${i}`;
-        tensors.push(
-            t(`${p}.input_layernorm.weight`, [nEmbd], layer.attnNorm),
-            t(`${p}.mlp.down_proj.weight`, [nEmbd, nFf], layer.wDown),
-            t(`${p}.mlp.gate_proj.weight`, [nFf, nEmbd], layer.wGate),
-            t(`${p}.mlp.up_proj.weight`, [nFf, nEmbd], layer.wUp),
-            t(`${p}.post_attention_layernorm.weight`, [nEmbd], layer.ffnNorm),
-            t(`${p}.self_attn.k_norm.weight`, [headDim], layer.kNorm),
-            t(`${p}.self_attn.k_proj.weight`, [kvDim, nEmbd], layer.wk),
-            t(`${p}.self_attn.o_proj.weight`, [nEmbd, qDim], layer.wo),
-            t(`${p}.self_attn.q_norm.weight`, [headDim], layer.qNorm),
-            t(`${p}.self_attn.q_proj.weight`, [qDim, nEmbd], layer.wq),
-            t(`${p}.self_attn.v_proj.weight`, [kvDim, nEmbd], layer.wv),
-        );
-    });
-    tensors.push(t("model.norm.weight", [nEmbd], model.outputNorm));
-    if (model.output !== null)
-        tensors.push(t("lm_head.weight", [nVocab, nEmbd], model.output));
-    return tensors;
-}
-
 /** A component file's dict, as upstream's component_io saves it; state-dict entries in module registration order. */
 function componentFile(save: TorchSave, className: string, tensors: readonly [string, readonly number[], Float32Array][], initArgs: [string, PyValue][]): PyDict {
     return new PyDict([
@@ -322,7 +294,7 @@ export async function writeTah2Checkpoint(dir: string, options: Tah2CheckpointOp
     await writeFile(path.join(dir, "generation_config.json"), sortedJson(generation));
     await writeTokenizer(dir);
 
-    const backbone = backboneTensors(model.backbone);
+    const backbone = backboneTensors(model.backbone, "BF16");
     if (o.shards > 1)
         await writeShardedSafetensors(dir, backbone, o.shards);
     else
