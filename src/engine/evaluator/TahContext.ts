@@ -81,7 +81,7 @@ export class TahContext {
     schedule<T>(signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
         const run = async (): Promise<T> => {
             if (this.disposed)
-                throw new EngineError("aborted", "the model was unloaded");
+                throw new EngineError("stopped", "the context is disposed (its model was unloaded)");
             if (signal?.aborted === true)
                 throw new EngineError("aborted", "aborted");
             const running: RunningStep = { signal };
