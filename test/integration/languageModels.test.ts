@@ -8,6 +8,7 @@ import type { ChatEngine } from "../../src/chat/ChatSession.js";
 import { EngineError } from "../../src/engine/protocol/engineError.js";
 import type { ChatParams, ChatResult, ModelSummary, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import type { EngineState } from "../../src/engineHost/EngineController.js";
+import { describeEngineError, errorSentence } from "../../src/engineHost/errorMessages.js";
 import type { TahExtensionApi } from "../../src/extension.js";
 import { chatModelInformation } from "../../src/languageModels/chatModelInformation.js";
 import { TahChatModelProvider } from "../../src/languageModels/TahChatModelProvider.js";
@@ -45,9 +46,10 @@ function view(text: string): TokenView {
 class ScriptedEngine implements ChatEngine {
     private readonly emitter = new vscode.EventEmitter<EngineState>();
     readonly onDidChangeState = this.emitter.event;
-    readonly state: EngineState = { kind: "ready", model };
+    state: EngineState = { kind: "ready", model };
     readonly requests: Array<Omit<ChatParams, "stream">> = [];
     readonly signals: AbortSignal[] = [];
+    failWith: Error | undefined;
     /** Called before each token; a test cancels from here. */
     beforeToken: () => void = () => undefined;
 
@@ -56,6 +58,8 @@ class ScriptedEngine implements ChatEngine {
     async chat(params: Omit<ChatParams, "stream">, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult> {
         this.requests.push(params);
         this.signals.push(options.signal);
+        if (this.failWith !== undefined)
+            throw this.failWith;
         const answer = this.answers.shift() ?? "";
         for (const piece of answer.match(/[\s\S]{1,3}/g) ?? []) {
             this.beforeToken();
@@ -66,6 +70,11 @@ class ScriptedEngine implements ChatEngine {
         }
         const stats = { generatedTokens: answer.length, iteratedTokens: 0, tokensPerSecond: 50 };
         return { text: answer, stopReason: "stopToken", promptTokens: 10, reusedTokens: 0, droppedMessages: 0, generatedTokens: answer.length, iteratedTokens: 0, tokensPerSecond: 50, stats };
+    }
+
+    setState(state: EngineState): void {
+        this.state = state;
+        this.emitter.fire(state);
     }
 
     dispose(): void {
@@ -109,6 +118,35 @@ suite("language models", () => {
             await config.update("modelPath", undefined, vscode.ConfigurationTarget.Global);
         }
         await tahModel();
+    });
+
+    test("the provider tells VS Code when the loaded model comes, goes or changes, and only then", () => {
+        const engine = new ScriptedEngine([]);
+        const provider = new TahChatModelProvider(engine, chatSettings);
+        let changes = 0;
+        const listener = provider.onDidChangeLanguageModelChatInformation(() => changes++);
+        const listed = (): string[] => provider.provideLanguageModelChatInformation().map((info) => info.id);
+        try {
+            const other = { ...model, path: "/models/other", name: "other" };
+            const steps: Array<[EngineState, number, string[]]> = [
+                [{ kind: "loading", fraction: 0 }, 1, []],
+                [{ kind: "loading", fraction: 0.5 }, 1, []],
+                [{ kind: "failed", error: new EngineError("modelFile", "missing") }, 1, []],
+                [{ kind: "ready", model }, 2, [model.path]],
+                [{ kind: "ready", model }, 2, [model.path]],
+                [{ kind: "ready", model: other }, 3, [other.path]],
+                [{ kind: "idle" }, 4, []]
+            ];
+            for (const [state, expectedChanges, expectedListing] of steps) {
+                engine.setState(state);
+                assert.equal(changes, expectedChanges, state.kind);
+                assert.deepEqual(listed(), expectedListing, state.kind);
+            }
+        } finally {
+            listener.dispose();
+            provider.dispose();
+            engine.dispose();
+        }
     });
 
     test("sendRequest streams the bundled model's answer", async () => {
@@ -189,6 +227,23 @@ suite("language models", () => {
         try {
             await assert.rejects(respond(provider, [vscode.LanguageModelChatMessage.User("hi")], { tools: [weatherTool], toolMode: vscode.LanguageModelChatToolMode.Required }),
                 /without calling one of the tools/);
+        } finally {
+            provider.dispose();
+            engine.dispose();
+        }
+    });
+
+    test("an engine error becomes the error table's message, and a model no longer loaded is NotFound", async () => {
+        const engine = new ScriptedEngine([]);
+        const provider = new TahChatModelProvider(engine, chatSettings);
+        const question = [vscode.LanguageModelChatMessage.User("hi")];
+        try {
+            engine.failWith = new EngineError("contextFull", "4100 tokens > 4096");
+            await assert.rejects(respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto }),
+                (error: unknown) => error instanceof Error && error.message.startsWith(`TaH Copilot: ${errorSentence(describeEngineError(engine.failWith))}`));
+            engine.setState({ kind: "ready", model: { ...model, path: "/models/other" } });
+            await assert.rejects(respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto }),
+                (error: unknown) => error instanceof vscode.LanguageModelError && error.code === vscode.LanguageModelError.NotFound().code);
         } finally {
             provider.dispose();
             engine.dispose();
