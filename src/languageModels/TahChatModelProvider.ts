@@ -8,7 +8,7 @@ import type { ModelSummary } from "../engine/protocol/engineProtocol.js";
 import type { EngineState } from "../engineHost/EngineController.js";
 import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
 import type { ChatSettings } from "../settings/settings.js";
-import { answerTokens, chatModelInformation, type ChatModelInformation } from "./chatModelInformation.js";
+import { chatModelInformation, type ChatModelInformation } from "./chatModelInformation.js";
 import { type RequestMessage, type RequestPart, toEngineMessages } from "./requestMessages.js";
 import { estimateMessageTokens, estimateTextTokens } from "./tokenEstimate.js";
 import { ToolCallStream } from "./toolCallStream.js";
@@ -64,8 +64,9 @@ export class TahChatModelProvider implements vscode.LanguageModelChatProvider<Ch
 
     async provideLanguageModelChatResponse(model: ChatModelInformation, messages: readonly vscode.LanguageModelChatRequestMessage[],
         options: vscode.ProvideLanguageModelChatResponseOptions, progress: vscode.Progress<vscode.LanguageModelResponsePart>, token: vscode.CancellationToken): Promise<void> {
+        // while the model is (re)loading the engine waits for it; only another model in its place makes this one gone
         const loaded = readyModel(this.engine.state);
-        if (loaded?.path !== model.id)
+        if (loaded !== undefined && loaded.path !== model.id)
             throw vscode.LanguageModelError.NotFound(`TaH Copilot: ${model.name} is no longer loaded; pick the loaded model.`);
         const tools = options.tools ?? [];
         const required = tools.length > 0 && options.toolMode === vscode.LanguageModelChatToolMode.Required;
@@ -79,7 +80,7 @@ export class TahChatModelProvider implements vscode.LanguageModelChatProvider<Ch
         try {
             await this.engine.chat({
                 messages: toEngineMessages(messages.map(requestMessage), tools, required),
-                maxTokens: answerTokens(loaded, this.settings().maxTokens),
+                maxTokens: model.maxOutputTokens,
                 // VS Code's public API has no part for reasoning, so the model answers without it
                 enableThinking: false
             }, { signal: abort.signal, onToken: (piece) => report(stream.push(piece.text)) });

@@ -21,7 +21,7 @@ export interface ChatModelInformation {
  * The room of one answer: the chat's own limit, but never more than half the context, as the engine keeps no more for
  * the answer when it fits the prompt; the prompt gets the rest.
  */
-export function answerTokens(model: ModelSummary, chatMaxTokens: number): number {
+function answerTokens(model: ModelSummary, chatMaxTokens: number): number {
     return Math.min(chatMaxTokens, Math.floor(model.contextSize / 2));
 }
 

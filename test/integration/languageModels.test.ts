@@ -53,7 +53,7 @@ class ScriptedEngine implements ChatEngine {
     /** Called before each token; a test cancels from here. */
     beforeToken: () => void = () => undefined;
 
-    constructor(private readonly answers: string[]) {}
+    constructor(readonly answers: string[]) {}
 
     async chat(params: Omit<ChatParams, "stream">, options: { signal: AbortSignal; onToken: (token: TokenView) => void }): Promise<ChatResult> {
         this.requests.push(params);
@@ -233,7 +233,7 @@ suite("language models", () => {
         }
     });
 
-    test("an engine error becomes the error table's message, and a model no longer loaded is NotFound", async () => {
+    test("an engine error becomes the error table's message; a model being reloaded answers, one replaced by another is NotFound", async () => {
         const engine = new ScriptedEngine([]);
         const provider = new TahChatModelProvider(engine, chatSettings);
         const question = [vscode.LanguageModelChatMessage.User("hi")];
@@ -241,6 +241,12 @@ suite("language models", () => {
             engine.failWith = new EngineError("contextFull", "4100 tokens > 4096");
             await assert.rejects(respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto }),
                 (error: unknown) => error instanceof Error && error.message.startsWith(`TaH Copilot: ${errorSentence(describeEngineError(engine.failWith))}`));
+            engine.failWith = undefined;
+            engine.setState({ kind: "crashed", error: new EngineError("crashed", "signal SIGKILL") });
+            engine.answers.push("back");
+            const answer = await respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto });
+            assert.deepEqual(answer.map((part) => part instanceof vscode.LanguageModelTextPart ? part.value : "?"), ["bac", "k"], "a model being loaded again still answers");
+            assert.equal(engine.requests.at(-1)?.maxTokens, 256);
             engine.setState({ kind: "ready", model: { ...model, path: "/models/other" } });
             await assert.rejects(respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto }),
                 (error: unknown) => error instanceof vscode.LanguageModelError && error.code === vscode.LanguageModelError.NotFound().code);
