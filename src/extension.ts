@@ -14,7 +14,9 @@ import { HeatmapDecorations } from "./difficulty/HeatmapDecorations.js";
 import type { EngineStats } from "./engine/protocol/engineProtocol.js";
 import { EngineHost } from "./engineHost/EngineHost.js";
 import { describeEngineError, errorSentence } from "./engineHost/errorMessages.js";
-import { engineSettings, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
+import { languageModelVendor } from "./languageModels/chatModelInformation.js";
+import { TahChatModelProvider } from "./languageModels/TahChatModelProvider.js";
+import { chatSettings, engineSettings, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
 import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
 import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
@@ -42,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     const status = new StatusBar();
     const chat = new ChatViewProvider(context.extensionUri, log, engine, store, context.workspaceState);
     const preview = new CompletionPreviewPanel(context.extensionUri, log);
+    const languageModels = new TahChatModelProvider(engine, chatSettings);
     const chatViewReady = new Promise<void>((resolve) => {
         const once = chat.onDidBecomeReady(() => {
             once.dispose();
@@ -57,7 +60,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
 
     refreshStatus();
     context.subscriptions.push(
-        log, engine, heatmap, status, chat, preview,
+        log, engine, heatmap, status, chat, preview, languageModels,
         engine.onDidChangeState(refreshStatus),
         engine.onDidUpdateStats((result) => {
             stats = result.stats;
@@ -73,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
             event.contentChanges.map((change) => ({ offset: change.rangeOffset, deletedLength: change.rangeLength, insertedLength: change.text.length })))),
         vscode.workspace.onDidCloseTextDocument((document) => store.forget(document.uri.toString())),
         vscode.window.registerWebviewViewProvider(chatViewId, chat),
+        vscode.lm.registerLanguageModelChatProvider(languageModelVendor, languageModels),
         vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, completionProvider),
         vscode.languages.registerHoverProvider({ pattern: "**" }, new DifficultyHoverProvider(store)),
         vscode.commands.registerCommand(commandIds.showMenu, () => showMenu(status.text.replace(/^\$\([^)]+\) /, ""), inlineCompletionSettings().enabled)),

@@ -3,7 +3,7 @@ import type { TokenView } from "../engine/protocol/engineProtocol.js";
 import { toEngineMessages } from "./chatMessages.js";
 import { generate, type Generation } from "./generation.js";
 import { chatRequestSchema } from "./openAiSchemas.js";
-import { parseToolCalls, type ToolCall } from "./qwen3Tools.js";
+import { parseToolCalls, type ToolCall } from "../engine/prompts/qwen3Tools.js";
 import { maxTokensOf, parseBody, sendJson, stopList, unixSeconds, type RequestContext } from "./requestContext.js";
 import { SseStream } from "./sse.js";
 import { StopStrings } from "./stopStrings.js";

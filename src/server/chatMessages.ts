@@ -1,6 +1,6 @@
 import type { ChatMessage } from "../engine/protocol/engineProtocol.js";
 import type { ChatRequestMessage } from "./openAiSchemas.js";
-import { assistantWithToolCalls, toolResponsesText, toolsSystemText, type ToolDefinition } from "./qwen3Tools.js";
+import { assistantWithToolCalls, toolResponsesText, toolsSystemText, type ToolDefinition } from "../engine/prompts/qwen3Tools.js";
 
 function text(content: string | Array<{ text: string }> | null | undefined): string {
     if (content === null || content === undefined)

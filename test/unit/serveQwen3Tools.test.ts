@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { toEngineMessages } from "../../src/server/chatMessages.js";
-import { parseToolCalls, pythonJson, toolsSystemText } from "../../src/server/qwen3Tools.js";
+import { parseToolCalls, pythonJson, toolsSystemText } from "../../src/engine/prompts/qwen3Tools.js";
 
 const tool = { type: "function" as const, function: { name: "add", description: "Adds", parameters: { type: "object", properties: { a: { type: "number" } } } } };
 

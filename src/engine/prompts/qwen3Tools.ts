@@ -1,7 +1,8 @@
 /**
  * Qwen3's tool-call format, as its chat template writes it: the tools' JSON schemas in the system message, each call
  * the model makes as `<tool_call>\n{"name": …, "arguments": …}\n</tool_call>`, and tool results as a user turn of
- * `<tool_response>` blocks. Pure text: the engine renders the conversation with these as ordinary message contents.
+ * `<tool_response>` blocks. Pure text: the engine renders the conversation with these as ordinary message contents;
+ * tah serve and the VS Code language model provider both write and read it here.
  */
 
 export interface ToolDefinition {
