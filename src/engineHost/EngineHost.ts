@@ -123,6 +123,11 @@ export class EngineHost implements vscode.Disposable {
         return result;
     }
 
+    async tokenCount(text: string): Promise<number> {
+        await this.controller.requireModel();
+        return (await this.client.request("tokenCount", { text })).tokens;
+    }
+
     async analyze(text: string, signal: AbortSignal): Promise<AnalyzeResult> {
         await this.controller.requireModel();
         return this.client.request("analyze", { text }, { signal });

@@ -10,7 +10,7 @@ import { describeEngineError, errorSentence } from "../engineHost/errorMessages.
 import type { ChatSettings } from "../settings/settings.js";
 import { chatModelInformation, type ChatModelInformation } from "./chatModelInformation.js";
 import { type RequestMessage, type RequestPart, toEngineMessages } from "./requestMessages.js";
-import { estimateMessageTokens, estimateTextTokens } from "./tokenEstimate.js";
+import { estimateTextTokens, messageText, tokensPerMessage } from "./tokenEstimate.js";
 import { ToolCallStream } from "./toolCallStream.js";
 
 function readyModel(state: EngineState): ModelSummary | undefined {
@@ -39,13 +39,18 @@ export function requestMessage(message: vscode.LanguageModelChatRequestMessage):
     return { role, parts: message.content.flatMap(requestPart) };
 }
 
+/** The engine as the provider needs it: chat, and the loaded model's tokenizer for VS Code's prompt budgeting. */
+export interface LanguageModelEngine extends ChatEngine {
+    tokenCount(text: string): Promise<number>;
+}
+
 export class TahChatModelProvider implements vscode.LanguageModelChatProvider<ChatModelInformation>, vscode.Disposable {
     private readonly changeEmitter = new vscode.EventEmitter<void>();
     readonly onDidChangeLanguageModelChatInformation = this.changeEmitter.event;
     private listed: string | undefined;
     private readonly subscription: vscode.Disposable;
 
-    constructor(private readonly engine: ChatEngine, private readonly settings: () => ChatSettings) {
+    constructor(private readonly engine: LanguageModelEngine, private readonly settings: () => ChatSettings) {
         this.listed = readyModel(engine.state)?.path;
         this.subscription = engine.onDidChangeState((state) => {
             // loading, failing and crashing all mean "not listed" until a model is ready again
@@ -96,8 +101,14 @@ export class TahChatModelProvider implements vscode.LanguageModelChatProvider<Ch
             throw new Error("TaH Copilot: the model answered without calling one of the tools, which this request requires.");
     }
 
-    provideTokenCount(_model: ChatModelInformation, text: string | vscode.LanguageModelChatRequestMessage): Promise<number> {
-        return Promise.resolve(typeof text === "string" ? estimateTextTokens(text) : estimateMessageTokens(requestMessage(text)));
+    async provideTokenCount(_model: ChatModelInformation, text: string | vscode.LanguageModelChatRequestMessage): Promise<number> {
+        const [content, overhead] = typeof text === "string" ? [text, 0] : [messageText(requestMessage(text)), tokensPerMessage];
+        try {
+            return overhead + await this.engine.tokenCount(content);
+        } catch {
+            // VS Code needs a number even while the engine cannot answer: budget with the high estimate then
+            return overhead + estimateTextTokens(content);
+        }
     }
 
     dispose(): void {

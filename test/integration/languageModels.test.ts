@@ -4,14 +4,13 @@
 // with VS Code's own message and part classes.
 import * as assert from "node:assert/strict";
 import * as vscode from "vscode";
-import type { ChatEngine } from "../../src/chat/ChatSession.js";
 import { EngineError } from "../../src/engine/protocol/engineError.js";
 import type { ChatParams, ChatResult, ModelSummary, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import type { EngineState } from "../../src/engineHost/EngineController.js";
 import { describeEngineError, errorSentence } from "../../src/engineHost/errorMessages.js";
 import type { TahExtensionApi } from "../../src/extension.js";
 import { chatModelInformation } from "../../src/languageModels/chatModelInformation.js";
-import { TahChatModelProvider } from "../../src/languageModels/TahChatModelProvider.js";
+import { type LanguageModelEngine, TahChatModelProvider } from "../../src/languageModels/TahChatModelProvider.js";
 
 const extensionId = "tah-copilot.tah-copilot";
 
@@ -43,7 +42,7 @@ function view(text: string): TokenView {
 }
 
 /** An engine that answers each request with the next scripted answer, a few characters a token. */
-class ScriptedEngine implements ChatEngine {
+class ScriptedEngine implements LanguageModelEngine {
     private readonly emitter = new vscode.EventEmitter<EngineState>();
     readonly onDidChangeState = this.emitter.event;
     state: EngineState = { kind: "ready", model };
@@ -70,6 +69,10 @@ class ScriptedEngine implements ChatEngine {
         }
         const stats = { generatedTokens: answer.length, iteratedTokens: 0, tokensPerSecond: 50 };
         return { text: answer, stopReason: "stopToken", promptTokens: 10, reusedTokens: 0, droppedMessages: 0, generatedTokens: answer.length, iteratedTokens: 0, tokensPerSecond: 50, stats };
+    }
+
+    tokenCount(text: string): Promise<number> {
+        return Promise.resolve(text.length);
     }
 
     setState(state: EngineState): void {
@@ -161,7 +164,10 @@ suite("language models", () => {
                     chunks.push(part.value);
             assert.ok(chunks.length > 1, `streamed in ${chunks.length} part(s)`);
             assert.ok(chunks.join("").trim().length > 0);
-            assert.ok(await chat.countTokens("four words of text") > 0);
+            // the model's own tokenizer, not the character estimate the provider falls back on
+            const text = "four words of text";
+            const api = vscode.extensions.getExtension<TahExtensionApi>(extensionId)!.exports;
+            assert.equal(await chat.countTokens(text), await api.engine.tokenCount(text));
         } finally {
             await config.update("chat.maxTokens", undefined, vscode.ConfigurationTarget.Global);
         }

@@ -30,7 +30,8 @@ const handlers: { [M in EngineMethod]: Handler<M> } = {
     chat: (params, emit, signal) => service.chat(params, params.stream ? (token) => emit({ kind: "token", token }) : noToken, signal),
     analyze: (params, _emit, signal) => service.analyze(params, signal),
     convert: (params, emit, signal) => service.convert(params, (fraction, stage) => emit({ kind: "progress", fraction, stage }), signal),
-    status: () => Promise.resolve(service.status())
+    status: () => Promise.resolve(service.status()),
+    tokenCount: (params) => Promise.resolve(service.tokenCount(params))
 };
 
 async function handleRequest(id: number, method: string, rawParams: unknown): Promise<void> {

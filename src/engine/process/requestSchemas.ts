@@ -47,7 +47,8 @@ export const paramSchemas: Record<EngineMethod, z.ZodType> = {
     chat,
     analyze,
     convert,
-    status: z.object({}).strict()
+    status: z.object({}).strict(),
+    tokenCount: z.object({ text: z.string().max(maxTextChars) })
 };
 
 export function isEngineMethod(method: string): method is EngineMethod {

@@ -105,6 +105,17 @@ export interface ChatResult {
     stats: EngineStats;
 }
 
+export interface TokenCountParams {
+    text: string;
+}
+
+export interface TokenCountResult {
+    /** Tokens of the text under the loaded model's tokenizer. */
+    tokens: number;
+    /** False when the text was longer than any context could hold: then only its head was tokenized and the rest counted at the fewest tokens it can be. */
+    exact: boolean;
+}
+
 export interface AnalyzeParams {
     text: string;
 }
@@ -154,6 +165,7 @@ export interface EngineMethods {
     analyze: [AnalyzeParams, AnalyzeResult];
     convert: [ConvertParams, ConvertResultView];
     status: [Record<string, never>, StatusResult];
+    tokenCount: [TokenCountParams, TokenCountResult];
 }
 
 export type EngineMethod = keyof EngineMethods;

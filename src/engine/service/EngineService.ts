@@ -9,7 +9,7 @@ import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
 import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
-    ModelSummary, StatusResult, TokenView
+    ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
@@ -226,6 +226,15 @@ export class EngineService {
             tokensPerSecond: summary.decodeMs > 0 ? (summary.generatedTokens / summary.decodeMs) * 1000 : 0,
             stats: this.status().stats
         };
+    }
+
+    /** Tokens of a text under the model's tokenizer, for callers that budget prompts (VS Code's Chat). */
+    tokenCount(params: TokenCountParams): TokenCountResult {
+        const loaded = this.require();
+        // tokenizing is synchronous: only as much as the context could ever hold, the rest at its fewest possible tokens
+        const head = params.text.slice(0, loaded.settings.contextSize * charsPerTokenBound);
+        const rest = params.text.length - head.length;
+        return { tokens: loaded.model.tokenize(head).length + Math.ceil(rest / charsPerTokenBound), exact: rest === 0 };
     }
 
     async analyze(params: AnalyzeParams, signal: AbortSignal): Promise<AnalyzeResult> {
