@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { engineErrorCodeOf, type EngineErrorCode } from "../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf, type EngineErrorCode } from "../src/engine/protocol/EngineError.js";
 import type { CompletionParams } from "../src/engine/protocol/engineProtocol.js";
 import { EngineService } from "../src/engine/service/EngineService.js";
 

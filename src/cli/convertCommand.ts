@@ -5,7 +5,7 @@ import { loadPatchedLlama, type PatchedLlama } from "../engine/native/loadPatche
 import { maxThreads } from "../engine/process/requestSchemas.js";
 import { formatBytes } from "../format/formatBytes.js";
 import { sigintAbort } from "./sigintAbort.js";
-import { UsageError } from "./usageError.js";
+import { UsageError } from "./UsageError.js";
 
 export const convertUsage = `tah convert CHECKPOINT_DIR --out OUT [--type TYPE] [--threads N] [--name NAME] [--force]
 

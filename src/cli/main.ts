@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import { toEngineError } from "../engine/protocol/engineError.js";
-import { DownloadError } from "../models/downloadError.js";
+import { toEngineError } from "../engine/protocol/EngineError.js";
+import { DownloadError } from "../models/DownloadError.js";
 import { convertCommand, convertUsage } from "./convertCommand.js";
 import { pullCommand, pullUsage } from "./pullCommand.js";
 import { serveCommand, serveUsage } from "./serveCommand.js";
 import { traceCommand, traceUsage } from "./traceCommand.js";
-import { UsageError } from "./usageError.js";
+import { UsageError } from "./UsageError.js";
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
     trace: { run: traceCommand, usage: traceUsage },

@@ -5,14 +5,14 @@ import type { Quantizer } from "../convert/convertCheckpoint.js";
 import { isOutputTypeName, outputTypeNames } from "../convert/outputTypes.js";
 import { loadPatchedLlama, type PatchedLlama } from "../engine/native/loadPatchedLlama.js";
 import { catalogue, catalogueEntry } from "../models/catalogue.js";
-import { HubClient } from "../models/hubClient.js";
+import { HubClient } from "../models/HubClient.js";
 import { installFromHub, type InstallResult } from "../models/installFromHub.js";
 import { memoryShareForModel } from "../models/memoryEstimate.js";
 import { parseRepoRef, type RepoRef } from "../models/repoRef.js";
 import { formatBytes } from "../format/formatBytes.js";
 import { progressPrinter } from "./pullProgress.js";
 import { sigintAbort } from "./sigintAbort.js";
-import { UsageError } from "./usageError.js";
+import { UsageError } from "./UsageError.js";
 
 export const pullUsage = `tah pull REPO[@REVISION] [--include GLOB]... [--out OUT] [--type TYPE] [--threads N] [--proxy URL]
 

@@ -5,7 +5,7 @@ import { EngineService } from "../engine/service/EngineService.js";
 import { isLoopbackHost } from "../server/auth.js";
 import { stdoutLog } from "../server/requestLog.js";
 import { startServer } from "../server/serverApp.js";
-import { UsageError } from "./usageError.js";
+import { UsageError } from "./UsageError.js";
 
 export const serveUsage = `tah serve --model PATH [--host H] [--port P] [--api-key KEY | --api-key-file FILE] [--threads N]
           [--ctx-size N] [--gpu auto|cpu|vulkan|cuda] [--threshold T] [--alias NAME] [--n-predict N]

@@ -6,7 +6,7 @@ import { TahModel } from "../engine/model/TahModel.js";
 import type { GpuBackend } from "../engine/native/buildIdentity.js";
 import { loadPatchedLlama } from "../engine/native/loadPatchedLlama.js";
 import { maxThreads } from "../engine/process/requestSchemas.js";
-import { UsageError } from "./usageError.js";
+import { UsageError } from "./UsageError.js";
 
 export const traceUsage = `tah trace --model PATH (--prompt TEXT | --tokens 1,2,3) [--steps N] [--threshold T] [--threads N]
           [--batch N] [--gpu auto|cpu|vulkan|cuda] [--json]

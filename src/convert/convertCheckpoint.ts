@@ -11,7 +11,7 @@ import path from "node:path";
 import { tahManifestName } from "../engine/model/modelFiles.js";
 import { GgmlType, type GgufMetadata } from "../gguf/ggufTypes.js";
 import { writeGguf, type GgufTensor } from "../gguf/ggufWriter.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import { convertChunks, ggufTypeOfDtype, type FloatDtype, type GgufFloatType } from "./floatData.js";
 import { convertTokenizer, specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
 import { planDecider, type DeciderSummary } from "./iterDecider.js";
@@ -20,7 +20,7 @@ import { outputTypes, type OutputTypeName } from "./outputTypes.js";
 import { loraMetadata, planLora } from "./peftLora.js";
 import { backboneMetadata, planBackbone, readQwen3Config, type BackboneTensor } from "./qwen3Backbone.js";
 import { readSafetensorsCheckpoint, tensorChunks, type SafetensorsTensor } from "./safetensors.js";
-import { StagedFolder } from "./stagedFolder.js";
+import { StagedFolder } from "./StagedFolder.js";
 import { readTahConfig } from "./tahConfig.js";
 
 /** llama.cpp's quantizer as the native addon exposes it (`bindings.tahQuantize`). */

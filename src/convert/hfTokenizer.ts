@@ -8,7 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
 import { readRegularFile } from "../engine/model/safeFiles.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import { readJsonFile } from "./jsonFile.js";
 
 /** llama.cpp's token types (`enum llama_token_type`). */

@@ -9,7 +9,7 @@ import path from "node:path";
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from "../gguf/floatEncoding.js";
 import { GgmlType, gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
 import type { GgufTensor } from "../gguf/ggufWriter.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import type { Qwen3Config } from "./qwen3Backbone.js";
 import { PickleDict, describePickleValue } from "./restrictedUnpickler.js";
 import type { TahConfig, TorchFloatName } from "./tahConfig.js";

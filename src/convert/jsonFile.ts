@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { readRegularFile } from "../engine/model/safeFiles.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 
 /** The largest JSON file a checkpoint has is tokenizer.json (Qwen3's: 11 MB). */
 const maxJsonBytes = 64 << 20;

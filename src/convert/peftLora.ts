@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import { readJsonFile } from "./jsonFile.js";
 import type { Qwen3Config } from "./qwen3Backbone.js";
 import { readSafetensorsHeader, type SafetensorsTensor } from "./safetensors.js";

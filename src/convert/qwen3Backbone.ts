@@ -5,7 +5,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { gguf, type GgufMetadataValue } from "../gguf/ggufTypes.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import { specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
 import { readJsonFile } from "./jsonFile.js";
 import type { SafetensorsTensor } from "./safetensors.js";

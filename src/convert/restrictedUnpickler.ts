@@ -10,7 +10,7 @@
  * any object (a `__proto__` key rewrites the prototype), SETITEM writes arbitrary keys into whatever is on top, and
  * a missing memo entry silently becomes `undefined`. A strict allowlist needs control of every opcode.
  */
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 
 export type PickleValue = null | boolean | number | string | PickleValue[] | PickleTuple | PickleDict | PickleObject;
 

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { openRegularFile } from "../engine/model/safeFiles.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import type { FloatDtype } from "./floatData.js";
 import { readJsonFile } from "./jsonFile.js";
 

@@ -3,7 +3,7 @@
  * from the file: the pickle goes through the restricted unpickler, storages are read from the zip.
  */
 import { decodeFloats, type FloatDtype } from "./floatData.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import { type PickleValue, unpickle } from "./restrictedUnpickler.js";
 import { type TorchStorage, type TorchTensor, torchDtypeByteSize, torchUnpicklerOptions } from "./torchPickleGlobals.js";
 import { openTorchArchive } from "./torchZip.js";

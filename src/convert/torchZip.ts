@@ -5,7 +5,7 @@
 import yauzl from "yauzl";
 import { closeSync, readSync } from "node:fs";
 import { openRegularFdSync } from "../engine/model/safeFiles.js";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 
 export interface TorchArchive {
     readonly file: string;

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import type {
     EngineEvent, EngineMethod, EngineMethods, EngineSettings, EngineToHost, ModelSummary
 } from "../engine/protocol/engineProtocol.js";

@@ -1,4 +1,4 @@
-import { EngineError, engineErrorCodeOf, toEngineError } from "../engine/protocol/engineError.js";
+import { EngineError, engineErrorCodeOf, toEngineError } from "../engine/protocol/EngineError.js";
 import type { EngineSettings, ModelSummary } from "../engine/protocol/engineProtocol.js";
 
 export type EngineState =

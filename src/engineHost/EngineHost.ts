@@ -1,5 +1,5 @@
 import * as vscode from "vscode";
-import type { EngineError } from "../engine/protocol/engineError.js";
+import type { EngineError } from "../engine/protocol/EngineError.js";
 import type {
     AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineEvent,
     ModelSummary, StatusResult, TokenView

@@ -1,6 +1,6 @@
 // The one table from an engine error's code to what the user reads and can do about it. The notification, the
 // status bar and the chat all take their words from here; nothing on the host side looks at an error's class or text.
-import { type EngineErrorCode, engineErrorCodeOf } from "../engine/protocol/engineError.js";
+import { type EngineErrorCode, engineErrorCodeOf } from "../engine/protocol/EngineError.js";
 
 /** What a message can offer; the host turns each into a button (EngineHost) or a link (chat). */
 export type ErrorAction = "pickModel" | "openSettings" | "useCpu" | "restartEngine" | "showLogs";

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import type { ChatEngine } from "../chat/ChatSession.js";
-import { engineErrorCodeOf } from "../engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../engine/protocol/EngineError.js";
 import type { ModelSummary } from "../engine/protocol/engineProtocol.js";
 import type { EngineState } from "../engineHost/EngineController.js";
 import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
@@ -11,7 +11,7 @@ import type { ChatSettings } from "../settings/settings.js";
 import { chatModelInformation, type ChatModelInformation } from "./chatModelInformation.js";
 import { type RequestMessage, type RequestPart, toEngineMessages } from "./requestMessages.js";
 import { estimateTextTokens, messageText, tokensPerMessage } from "./tokenEstimate.js";
-import { ToolCallStream } from "./toolCallStream.js";
+import { ToolCallStream } from "./ToolCallStream.js";
 
 function readyModel(state: EngineState): ModelSummary | undefined {
     return state.kind === "ready" ? state.model : undefined;

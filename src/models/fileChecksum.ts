@@ -1,7 +1,7 @@
 /** The checksums the hub reports: sha256 for LFS files, the git blob id (sha1 of a "blob" header + content) otherwise. */
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import type { RepoFile } from "./hubClient.js";
+import type { RepoFile } from "./HubClient.js";
 
 export interface ExpectedChecksum {
     readonly algorithm: "sha256" | "git-sha1";

@@ -3,7 +3,7 @@
  * its metadata declares fill-in-the-middle tokens, which ghost text uses (prefix-only completion without them).
  */
 import { readGgufFileInfo } from "node-llama-cpp";
-import { DownloadError } from "./downloadError.js";
+import { DownloadError } from "./DownloadError.js";
 
 export interface GgufSummary {
     readonly architecture: string | undefined;

@@ -11,11 +11,11 @@ import { convertCheckpoint, type ConvertProgress, type Quantizer } from "../conv
 import { outputTypes, type OutputTypeName } from "../convert/outputTypes.js";
 import { readQwen3Config } from "../convert/qwen3Backbone.js";
 import { catalogueEntryForRepo } from "./catalogue.js";
-import { DownloadError } from "./downloadError.js";
+import { DownloadError } from "./DownloadError.js";
 import type { DownloadProgress } from "./downloadProgress.js";
 import type { FreeSpaceReader } from "./freeSpace.js";
 import { readGgufSummary, type GgufSummary } from "./ggufSummary.js";
-import type { HubClient } from "./hubClient.js";
+import type { HubClient } from "./HubClient.js";
 import { chooseDefaultType, type TypeChoice } from "./memoryEstimate.js";
 import { repoKindOf, selectFiles } from "./repoFiles.js";
 import type { RepoRef } from "./repoRef.js";

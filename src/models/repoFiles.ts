@@ -3,8 +3,8 @@
  * a TaH checkpoint (tah_config.json + iter_decider.bin; TaH2 adds input_updater.bin), or GGUF files.
  */
 import { minimatch } from "minimatch";
-import { DownloadError } from "./downloadError.js";
-import type { RepoFile } from "./hubClient.js";
+import { DownloadError } from "./DownloadError.js";
+import type { RepoFile } from "./HubClient.js";
 
 export type RepoKind = "tah" | "tah2" | "gguf";
 

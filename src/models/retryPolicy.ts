@@ -1,6 +1,6 @@
 /** Bounded retries with exponential backoff for what may pass by itself: 5xx and dropped connections. */
 import { setTimeout as sleep } from "node:timers/promises";
-import { DownloadError, isTransient } from "./downloadError.js";
+import { DownloadError, isTransient } from "./DownloadError.js";
 
 export interface RetryOptions {
     /** Tries after the first; default 4. */

@@ -12,11 +12,11 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { DownloadError } from "./downloadError.js";
+import { DownloadError } from "./DownloadError.js";
 import { ProgressModel, type DownloadProgress } from "./downloadProgress.js";
 import { expectedChecksum, fileChecksum } from "./fileChecksum.js";
 import { readFreeSpace, type FreeSpaceReader } from "./freeSpace.js";
-import type { HubClient, RepoFile, RepoSnapshot } from "./hubClient.js";
+import type { HubClient, RepoFile, RepoSnapshot } from "./HubClient.js";
 import { withRetries } from "./retryPolicy.js";
 
 export interface StagedDownloadOptions {

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
-import { HttpError } from "./httpError.js";
+import { HttpError } from "./HttpError.js";
 
 /** Whether a listen address reaches only this machine: anything else needs an API key. */
 export function isLoopbackHost(host: string): boolean {

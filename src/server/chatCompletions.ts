@@ -5,8 +5,8 @@ import { generate, type Generation } from "./generation.js";
 import { chatRequestSchema } from "./openAiSchemas.js";
 import { parseToolCalls, type ToolCall } from "../engine/prompts/qwen3Tools.js";
 import { maxTokensOf, parseBody, sendJson, stopList, unixSeconds, type RequestContext } from "./requestContext.js";
-import { SseStream } from "./sse.js";
-import { StopStrings } from "./stopStrings.js";
+import { SseStream } from "./SseStream.js";
+import { StopStrings } from "./StopStrings.js";
 import { tahTokens, usageOf } from "./tahFields.js";
 
 const toolCallStart = "<tool_call>";

@@ -3,7 +3,7 @@ import type { TokenView } from "../engine/protocol/engineProtocol.js";
 import { generate } from "./generation.js";
 import { completionRequestSchema } from "./openAiSchemas.js";
 import { maxTokensOf, parseBody, sendJson, stopList, unixSeconds, type RequestContext } from "./requestContext.js";
-import { SseStream } from "./sse.js";
+import { SseStream } from "./SseStream.js";
 import { tahTokens, usageOf } from "./tahFields.js";
 
 /** No line limit: /v1/completions ends on max_tokens, stop strings or the model's end token. */

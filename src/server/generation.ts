@@ -1,5 +1,5 @@
 import type { TokenView } from "../engine/protocol/engineProtocol.js";
-import { StopStrings } from "./stopStrings.js";
+import { StopStrings } from "./StopStrings.js";
 
 /** What an engine call reports when it ends by itself (not cut by a stop string). */
 export interface EngineRunResult {

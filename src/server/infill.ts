@@ -1,7 +1,7 @@
 import { generate } from "./generation.js";
 import { infillRequestSchema } from "./openAiSchemas.js";
 import { maxTokensOf, parseBody, sendJson, type RequestContext } from "./requestContext.js";
-import { SseStream } from "./sse.js";
+import { SseStream } from "./SseStream.js";
 import { tahTokens, usageOf } from "./tahFields.js";
 
 /** FIM clients send single- and multi-line requests alike; n_indent and n_predict end them. */

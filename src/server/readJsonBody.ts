@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { HttpError, invalidRequest } from "./httpError.js";
+import { HttpError, invalidRequest } from "./HttpError.js";
 
 /**
  * Reads a JSON request body of at most maxBytes (413 beyond, before reading more than that). The JSON content type is

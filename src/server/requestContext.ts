@@ -1,8 +1,8 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 import type { EngineService } from "../engine/service/EngineService.js";
-import { invalidRequest } from "./httpError.js";
-import type { ServerMetrics } from "./metrics.js";
+import { invalidRequest } from "./HttpError.js";
+import type { ServerMetrics } from "./ServerMetrics.js";
 
 /** The part of the engine service the server drives (an injected stub in tests). */
 export type ServeEngine = Pick<EngineService, "complete" | "chat" | "status">;

@@ -3,13 +3,13 @@ import type { AddressInfo } from "node:net";
 import { checkBearer, checkLoopbackHostHeader, isLoopbackHost } from "./auth.js";
 import { chatCompletions } from "./chatCompletions.js";
 import { completions } from "./completions.js";
-import { HttpError, toHttpError } from "./httpError.js";
+import { HttpError, toHttpError } from "./HttpError.js";
 import { infill } from "./infill.js";
-import { ServerMetrics } from "./metrics.js";
+import { ServerMetrics } from "./ServerMetrics.js";
 import { readJsonBody } from "./readJsonBody.js";
 import { sendJson, unixSeconds, type RequestContext, type ServeEngine, type ServeLimits } from "./requestContext.js";
 import type { LogSink } from "./requestLog.js";
-import { RequestQueue } from "./requestQueue.js";
+import { RequestQueue } from "./RequestQueue.js";
 
 export interface ServeOptions {
     host: string;

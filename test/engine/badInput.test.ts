@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { TahContext } from "../../src/engine/evaluator/TahContext.js";
 import { greedy } from "../../src/engine/evaluator/sampling.js";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
 import { writeGguf } from "../../src/gguf/ggufWriter.js";

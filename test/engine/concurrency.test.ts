@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { engineErrorCodeOf, type EngineErrorCode } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf, type EngineErrorCode } from "../../src/engine/protocol/EngineError.js";
 import type { AnalyzeResult, CompletionParams } from "../../src/engine/protocol/engineProtocol.js";
 import { EngineService } from "../../src/engine/service/EngineService.js";
 import { Prng } from "../support/prng.js";

@@ -11,7 +11,7 @@ import { TahContext } from "../../src/engine/evaluator/TahContext.js";
 import { greedy } from "../../src/engine/evaluator/sampling.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import { generateTinyTah } from "../support/tinyTah.js";
 
 let patched: PatchedLlama;

@@ -12,7 +12,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { TahModel } from "../../src/engine/model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import { writeGguf } from "../../src/gguf/ggufWriter.js";
 import { gguf, type GgufMetadata } from "../../src/gguf/ggufTypes.js";
 import { createTinyTah, deciderGgufContent, generateTinyTah, type TinyTahOptions } from "../support/tinyTah.js";

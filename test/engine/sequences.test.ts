@@ -13,7 +13,7 @@ import type { TokenRecord } from "../../src/engine/evaluator/tokenRecords.js";
 import { maxWaitingPerSequence } from "../../src/engine/evaluator/TahSequence.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import { runReference } from "../reference/runReference.js";
 import type { TahModel as ReferenceModel } from "../reference/tahModel.js";
 import { generateTinyTah } from "../support/tinyTah.js";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import type { CompletionParams, CompletionResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import { EngineService } from "../../src/engine/service/EngineService.js";
 import type { ServeEngine } from "../../src/server/requestContext.js";

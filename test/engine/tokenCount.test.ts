@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import { charsPerTokenBound } from "../../src/engine/prompts/completionPrompt.js";
 import { EngineService } from "../../src/engine/service/EngineService.js";
 import { testGpu } from "./engineHarness.js";

@@ -4,7 +4,7 @@
 // with VS Code's own message and part classes.
 import * as assert from "node:assert/strict";
 import * as vscode from "vscode";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import type { ChatParams, ChatResult, ModelSummary, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import type { EngineState } from "../../src/engineHost/EngineController.js";
 import { describeEngineError, errorSentence } from "../../src/engineHost/errorMessages.js";

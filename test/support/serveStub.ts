@@ -1,5 +1,5 @@
 /** A scripted engine for the serve tests: answers with given text pieces, records what it was asked, sees aborts. */
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import type { ChatParams, ChatResult, CompletionParams, CompletionResult, StatusResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import type { ServeEngine } from "../../src/server/requestContext.js";
 

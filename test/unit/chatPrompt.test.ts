@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { TahModel } from "../../src/engine/model/TahModel.js";
 import { buildChatPrompt } from "../../src/engine/prompts/chatPrompt.js";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import type { ChatMessage } from "../../src/engine/protocol/engineProtocol.js";
 
 /** A model whose tokenizer makes one token per character and counts its calls. */

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { convertCheckpoint, type ConvertOptions, type ConvertResult } from "../../src/convert/convertCheckpoint.js";
 import { encodeBfloat16 } from "../../src/gguf/floatEncoding.js";
 import { GgmlType } from "../../src/gguf/ggufTypes.js";

@@ -1,7 +1,7 @@
 // The engine client's liveness bound: a stuck process is killed, a busy but answering one is left alone.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { EngineError, engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { EngineError, engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import { withFakeClient } from "./fakeEngine/fakeEngineHarness.js";
 
 const limit = { timeout: 30_000 };

@@ -2,7 +2,7 @@
 // one owner (EngineController) decides what is loaded, whatever asked for it (settings, Restart, a crash).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import { cpuSettings, withFakeHost } from "./fakeEngine/fakeEngineHarness.js";
 
 const limit = { timeout: 30_000 };

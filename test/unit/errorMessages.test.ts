@@ -1,7 +1,7 @@
 // The one table from engine error codes to what the user reads: every code has words and sensible actions.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EngineError, engineErrorCodes } from "../../src/engine/protocol/engineError.js";
+import { EngineError, engineErrorCodes } from "../../src/engine/protocol/EngineError.js";
 import { describeEngineError, errorActionLabels, errorSentence } from "../../src/engineHost/errorMessages.js";
 import { statusText } from "../../src/ui/statusText.js";
 import { describeError } from "../../src/chat/engineText.js";

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { TokenType, convertTokenizer, type TokenizerSources } from "../../src/convert/hfTokenizer.js";
 import type { GgufMetadataValue } from "../../src/gguf/ggufTypes.js";
 import { writeTokenizerFiles } from "../support/hfTokenizerWriter.js";

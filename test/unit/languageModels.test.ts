@@ -7,7 +7,7 @@ import type { ModelSummary } from "../../src/engine/protocol/engineProtocol.js";
 import { chatModelInformation, languageModelVendor } from "../../src/languageModels/chatModelInformation.js";
 import { toEngineMessages, toolRequiredText } from "../../src/languageModels/requestMessages.js";
 import { estimateMessageTokens, estimateTextTokens } from "../../src/languageModels/tokenEstimate.js";
-import { type ResponsePiece, ToolCallStream } from "../../src/languageModels/toolCallStream.js";
+import { type ResponsePiece, ToolCallStream } from "../../src/languageModels/ToolCallStream.js";
 
 const summary: ModelSummary = {
     name: "tah-code-default", kind: "tah", path: "/models/tah-code-default", backend: "cpu", threads: 1, contextSize: 8192,

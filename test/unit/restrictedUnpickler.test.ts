@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { PickleDict, PickleTuple, unpickle, type PickleValue } from "../../src/convert/restrictedUnpickler.js";
 import { TorchDtype, TorchStorage, TorchTensor, torchUnpicklerOptions } from "../../src/convert/torchPickleGlobals.js";
 import {

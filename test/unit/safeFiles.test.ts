@@ -13,7 +13,7 @@ import { readJsonFile } from "../../src/convert/jsonFile.js";
 import { resolveModelFiles } from "../../src/engine/model/modelFiles.js";
 import { readRegularFile } from "../../src/engine/model/safeFiles.js";
 import { z } from "zod";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 
 let dir = "";
 const gguf = Buffer.concat([Buffer.from("GGUF"), Buffer.alloc(60)]);

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promi
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { decodeFloats } from "../../src/convert/floatData.js";
 import { readSafetensorsCheckpoint, readSafetensorsHeader, tensorChunks, type SafetensorsTensor } from "../../src/convert/safetensors.js";
 import { safetensorsBytes, writeSafetensors, writeShardedSafetensors, type SafetensorsTensorSpec } from "../support/safetensorsWriter.js";

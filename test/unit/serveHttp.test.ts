@@ -8,7 +8,7 @@ import http from "node:http";
 import { after, afterEach, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import type { ChatParams, CompletionParams } from "../../src/engine/protocol/engineProtocol.js";
 import type { LogRecord } from "../../src/server/requestLog.js";
 import type { ServeLimits } from "../../src/server/requestContext.js";

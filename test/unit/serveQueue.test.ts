@@ -1,8 +1,8 @@
 /** tah serve's bounded first-in first-out queue in front of the engine. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { engineErrorCodeOf } from "../../src/engine/protocol/engineError.js";
-import { RequestQueue } from "../../src/server/requestQueue.js";
+import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
+import { RequestQueue } from "../../src/server/RequestQueue.js";
 
 function gate(): { open: () => void; wait: Promise<void> } {
     let open = (): void => undefined;

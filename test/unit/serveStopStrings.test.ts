@@ -1,7 +1,7 @@
 /** tah serve's stop strings and llama-server's n_indent, fed token by token as the engine delivers text. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { StopStrings } from "../../src/server/stopStrings.js";
+import { StopStrings } from "../../src/server/StopStrings.js";
 
 /** Feeds the pieces; returns what was released after each, the final flush, and whether it stopped. */
 function feed(stops: StopStrings, pieces: readonly string[]): { shown: string[]; flushed: string; stopped: boolean } {

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EngineError } from "../../src/engine/protocol/engineError.js";
+import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { PickleDict } from "../../src/convert/restrictedUnpickler.js";
 import { loadTorchFile } from "../../src/convert/torchLoad.js";
 import { TorchTensor } from "../../src/convert/torchPickleGlobals.js";

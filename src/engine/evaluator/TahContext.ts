@@ -1,6 +1,6 @@
 import type { TahModel } from "../model/TahModel.js";
 import type { AddonTahContext } from "../native/tahBindings.js";
-import { EngineError } from "../protocol/engineError.js";
+import { EngineError } from "../protocol/EngineError.js";
 import { TahSequence } from "./TahSequence.js";
 
 export interface TahContextOptions {

@@ -1,5 +1,5 @@
 import type { NativeSampling } from "../native/tahBindings.js";
-import { EngineError } from "../protocol/engineError.js";
+import { EngineError } from "../protocol/EngineError.js";
 import type { TahContext } from "./TahContext.js";
 import type { SamplingOptions } from "./sampling.js";
 import { recordsOf, type TokenRecord } from "./tokenRecords.js";

@@ -2,7 +2,7 @@ import type { LlamaModel, Token } from "node-llama-cpp";
 import type { TahContext } from "../evaluator/TahContext.js";
 import type { PatchedLlama } from "../native/loadPatchedLlama.js";
 import type { AddonTahModel, TahModelInfo } from "../native/tahBindings.js";
-import { EngineError, engineErrorCodeOf } from "../protocol/engineError.js";
+import { EngineError, engineErrorCodeOf } from "../protocol/EngineError.js";
 import { ModelFileError, type ModelFiles, resolveModelFiles } from "./modelFiles.js";
 
 /** Threshold of the reference's evaluation recipe; used when a model does not carry its own. */

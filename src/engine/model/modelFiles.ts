@@ -1,7 +1,7 @@
 import { realpathSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { EngineError } from "../protocol/engineError.js";
+import { EngineError } from "../protocol/EngineError.js";
 import { readHeadSync, readRegularFileSync, resolveInsideSync } from "./safeFiles.js";
 
 /**

@@ -7,7 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from "node:fs";
 import { open, realpath, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { EngineError } from "../protocol/engineError.js";
+import { EngineError } from "../protocol/EngineError.js";
 
 /** O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer. */
 const openFlags = constants.O_RDONLY | constants.O_NONBLOCK;

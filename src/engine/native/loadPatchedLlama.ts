@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { getLlama, type Llama, LlamaLogLevel } from "node-llama-cpp";
-import { EngineError } from "../protocol/engineError.js";
+import { EngineError } from "../protocol/EngineError.js";
 import { type GpuBackend, nativeBuildId, tahCmakeOptions } from "./buildIdentity.js";
 import { type BuildRecord, installedBuilds } from "./installedBuilds.js";
 import type { NativeBackendInfo, TahBindings } from "./tahBindings.js";

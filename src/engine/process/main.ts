@@ -2,7 +2,7 @@
  * The engine process: a Node child of the extension host, so that a native crash can never take the extension
  * host down. It answers typed requests (protocol/engineProtocol.ts) over the IPC channel of child_process.fork.
  */
-import { toEngineError } from "../protocol/engineError.js";
+import { toEngineError } from "../protocol/EngineError.js";
 import type { EngineEvent, EngineMethod, EngineMethods, EngineToHost } from "../protocol/engineProtocol.js";
 import { EngineService } from "../service/EngineService.js";
 import { hostMessageSchema, isEngineMethod, paramSchemas } from "./requestSchemas.js";

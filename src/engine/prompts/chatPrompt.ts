@@ -1,7 +1,7 @@
 import { Interpreter, Template } from "@huggingface/jinja";
 import type { ChatMessage } from "../protocol/engineProtocol.js";
 import type { TahModel } from "../model/TahModel.js";
-import { EngineError } from "../protocol/engineError.js";
+import { EngineError } from "../protocol/EngineError.js";
 
 export interface ChatPrompt {
     tokens: number[];

@@ -3,7 +3,7 @@
  * window). Requests carry an id; the engine answers each with exactly one response or error, and may send
  * events for it before that (progress, streamed tokens). Either side may cancel a request by id.
  */
-import type { EngineErrorInfo } from "./engineError.js";
+import type { EngineErrorInfo } from "./EngineError.js";
 
 export type GpuSetting = "auto" | "cpu" | "vulkan" | "cuda";
 

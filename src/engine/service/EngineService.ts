@@ -4,7 +4,7 @@ import { greedy } from "../evaluator/sampling.js";
 import type { GenerationSummary } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
-import { EngineError, engineErrorCodeOf } from "../protocol/engineError.js";
+import { EngineError, engineErrorCodeOf } from "../protocol/EngineError.js";
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
 import type {

@@ -1,6 +1,6 @@
 // The real EngineClient on the fake engine process, and an EngineController over it with recording hooks.
 import path from "node:path";
-import type { EngineError } from "../../../src/engine/protocol/engineError.js";
+import type { EngineError } from "../../../src/engine/protocol/EngineError.js";
 import type { EngineSettings } from "../../../src/engine/protocol/engineProtocol.js";
 import { EngineClient, type LivenessOptions } from "../../../src/engineClient/EngineClient.js";
 import { EngineController, type EngineControllerOptions, type EngineState } from "../../../src/engineHost/EngineController.js";

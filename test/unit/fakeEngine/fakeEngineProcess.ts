@@ -5,7 +5,7 @@
 //   FAKE_ENGINE_EXIT_ON_LOAD the process exits (code 3) when asked to load: a native crash at load
 //   FAKE_ENGINE_EXIT_AT_START the process exits before it says ready: an engine that cannot start
 // A completion whose prefix is "hang" is never answered until it is cancelled (a long request).
-import type { EngineErrorCode } from "../../../src/engine/protocol/engineError.js";
+import type { EngineErrorCode } from "../../../src/engine/protocol/EngineError.js";
 import type { EngineSettings, EngineToHost, HostToEngine, ModelSummary } from "../../../src/engine/protocol/engineProtocol.js";
 
 function send(message: EngineToHost): void {

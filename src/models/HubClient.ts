@@ -11,7 +11,7 @@
 import { on } from "node:events";
 import { EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher } from "undici";
 import { z } from "zod";
-import { DownloadError } from "./downloadError.js";
+import { DownloadError } from "./DownloadError.js";
 import { withRetries, type RetryOptions } from "./retryPolicy.js";
 
 export const defaultEndpoint = "https://huggingface.co";

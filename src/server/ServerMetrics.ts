@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Generation } from "./generation.js";
-import type { RequestQueue } from "./requestQueue.js";
+import type { RequestQueue } from "./RequestQueue.js";
 
 /** What operators scrape at /metrics (Prometheus text format); one registry per server, so tests stay apart. */
 export class ServerMetrics {

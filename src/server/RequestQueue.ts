@@ -1,4 +1,4 @@
-import { EngineError } from "../engine/protocol/engineError.js";
+import { EngineError } from "../engine/protocol/EngineError.js";
 
 interface Waiting {
     start: () => void;

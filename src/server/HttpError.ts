@@ -1,4 +1,4 @@
-import { engineErrorCodeOf, type EngineErrorCode } from "../engine/protocol/engineError.js";
+import { engineErrorCodeOf, type EngineErrorCode } from "../engine/protocol/EngineError.js";
 
 /** OpenAI's error types; clients branch on them (and on the status). */
 export type OpenAiErrorType = "invalid_request_error" | "authentication_error" | "not_found_error" | "rate_limit_error" | "server_error";
