@@ -116,7 +116,8 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
     const model = withModels ? await writeFixtureModel(path.join(runDir, "model")) : "";
     const scriptedModel = withModels ? await writeScriptedModel(path.join(runDir, "scripted-model")) : "";
 
-    // Fresh XDG folders and TMPDIR keep code-server out of the user's config and the system temp folder.
+    // Fresh XDG folders and TMPDIR keep code-server out of the user's config and the system temp folder; a fresh cache
+    // folder hides this machine's native build cache, so the extension runs only on what its VSIX carries.
     const env: NodeJS.ProcessEnv = {
         ...node24Env(),
         ...options.env,
@@ -124,6 +125,7 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
         TAH_TEST_SCRIPTED_MODEL: scriptedModel,
         XDG_CONFIG_HOME: path.join(runDir, "xdg-config"),
         XDG_DATA_HOME: path.join(runDir, "xdg-data"),
+        XDG_CACHE_HOME: path.join(runDir, "xdg-cache"),
         TMPDIR: runDir,
     };
     const common = ["--config", config, "--user-data-dir", userData, "--extensions-dir", extensions];
