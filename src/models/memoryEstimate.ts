@@ -4,18 +4,10 @@
  * for all sequences, logits for a whole batch for the decider), not a measurement; it errs on the large side.
  */
 import type { OutputTypeName } from "../convert/outputTypes.js";
+import type { Qwen3Config } from "../convert/qwen3Backbone.js";
 
-/** The shape a Qwen3 / Qwen2 config gives (src/convert/qwen3Backbone.ts reads it from config.json). */
-export interface ModelShape {
-    readonly nLayer: number;
-    readonly nEmbd: number;
-    readonly nFf: number;
-    readonly nHead: number;
-    readonly nHeadKv: number;
-    readonly headDim: number;
-    readonly vocabSize: number;
-    readonly tiedEmbeddings: boolean;
-}
+/** The part of a Qwen3 config (src/convert/qwen3Backbone.ts reads it from config.json) that sizes a model. */
+export type ModelShape = Pick<Qwen3Config, "nLayer" | "nEmbd" | "nFf" | "nHead" | "nHeadKv" | "headDim" | "vocabSize" | "tiedEmbeddings">;
 
 /** The TaH parts beyond the backbone. */
 export interface TahShape {
