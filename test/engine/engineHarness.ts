@@ -93,9 +93,4 @@ export async function runEngine(patched: PatchedLlama, modelPath: string, option
     }
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-    let max = 0;
-    for (let i = 0; i < a.length; i++)
-        max = Math.max(max, Math.abs(a[i] - b[i]));
-    return max;
-}
+export { maxAbsDiff } from "../reference/numerics.js";

@@ -124,3 +124,13 @@ export function argmax(values: ArrayLike<number>): number {
     }
     return best;
 }
+
+/** The largest |a[i] − b[i]|; arrays of different lengths are a bug of the caller. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+    if (a.length !== b.length)
+        throw new Error(`comparing ${a.length} values with ${b.length}`);
+    let max = 0;
+    for (let i = 0; i < a.length; i++)
+        max = Math.max(max, Math.abs(a[i] - b[i]));
+    return max;
+}

@@ -8,6 +8,7 @@ import { deciderTopValues } from "../reference/tah2/smallNets.js";
 import type { Tah2Model } from "../reference/tah2/tah2Model.js";
 import { createTah2Model } from "../support/tah2Checkpoint.js";
 import { tokenize } from "../support/tinyTokenizer.js";
+import { maxAbsDiff } from "../reference/numerics.js";
 
 const prompt = tokenize("def add(a, b):\n    return a + b\n\nclass Point:\n");
 const steps = 8;
@@ -23,14 +24,6 @@ function modelWith(maxIter: (typeof depthCounts)[number]): Tah2Model {
 
 function run(model: Tah2Model, options: Partial<Tah2ReferenceOptions> = {}): Tah2ReferenceResult {
     return runTah2Reference(model, { promptTokens: prompt, steps, ...options });
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-    assert.equal(a.length, b.length);
-    let max = 0;
-    for (let i = 0; i < a.length; i++)
-        max = Math.max(max, Math.abs(a[i] - b[i]));
-    return max;
 }
 
 /** The largest |Δ log P| over positions [from, to) that hold the same token in both runs. */

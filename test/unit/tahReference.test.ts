@@ -8,19 +8,12 @@ import { runReference, type ReferenceOptions, type ReferenceResult } from "../re
 import { loraTargets, type TahModel } from "../reference/tahModel.js";
 import { createTinyTah } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
+import { maxAbsDiff } from "../reference/numerics.js";
 
 const tiny = createTinyTah();
 const model = tiny.model;
 const prompt = tokenize("<|im_start|>user\ndef f(x): return x + 1<|im_end|>\n<|im_start|>assistant\n", { specials: true });
 const steps = 6;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-    assert.equal(a.length, b.length);
-    let max = 0;
-    for (let i = 0; i < a.length; i++)
-        max = Math.max(max, Math.abs(a[i] - b[i]));
-    return max;
-}
 
 function maxFinalDiff(a: ReferenceResult, b: ReferenceResult, from = 0, to = Math.min(a.records.length, b.records.length)): number {
     let max = 0;
