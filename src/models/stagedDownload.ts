@@ -12,6 +12,7 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { formatBytes } from "../format/formatBytes.js";
 import { DownloadError } from "./DownloadError.js";
 import { ProgressModel, type DownloadProgress } from "./downloadProgress.js";
 import { expectedChecksum, fileChecksum } from "./fileChecksum.js";
@@ -73,8 +74,15 @@ async function readState(stateFile: string): Promise<z.infer<typeof stateSchema>
     }
 }
 
-function formatSize(bytes: number): string {
-    return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+/**
+ * The segments of a file path the hub listed, refused unless every one is a plain name: a "..", "." or empty segment
+ * (or a backslash, a separator on Windows) could place the file, or its resume state, outside where it belongs.
+ */
+export function repoPathSegments(repo: string, filePath: string): string[] {
+    const segments = filePath.split("/");
+    if (segments.some((segment) => segment === "" || segment === "." || segment === ".." || segment.includes("\\") || segment.includes("\0")))
+        throw new DownloadError("unsupported", `${repo} lists a file outside the repository or with an unusable name: ${JSON.stringify(filePath)}`);
+    return segments;
 }
 
 /** Where the complete files are: a folder named as the repository (a converted model's manifest names it). */
@@ -102,7 +110,7 @@ class StagedDownload {
         const needed = missing + (o.extraBytes ?? 0);
         const free = await (o.freeSpace ?? readFreeSpace)(o.stagingDir);
         if (needed > free)
-            throw new DownloadError("diskSpace", `${o.snapshot.repo} needs ${formatSize(needed)} of free disk space in ${path.dirname(path.resolve(o.stagingDir))}${o.extraBytes ? " (download and conversion)" : ""}, and there are ${formatSize(free)}`);
+            throw new DownloadError("diskSpace", `${o.snapshot.repo} needs ${formatBytes(needed)} of free disk space in ${path.dirname(path.resolve(o.stagingDir))}${o.extraBytes ? " (download and conversion)" : ""}, and there are ${formatBytes(free)}`);
 
         const progress = new ProgressModel(o.files.reduce((sum, file) => sum + file.size, 0), o.files.length);
         this.progress = progress;
@@ -139,10 +147,9 @@ class StagedDownload {
 
     private async plan(file: RepoFile): Promise<PlannedFile> {
         const filesDir = stagedFilesDir(this.options.stagingDir, this.options.snapshot.repo);
-        const target = path.join(filesDir, ...file.path.split("/"));
-        if (!target.startsWith(filesDir + path.sep))
-            throw new DownloadError("unsupported", `${this.options.snapshot.repo} lists a file outside the repository: ${file.path}`);
-        const stateFile = path.join(this.options.stagingDir, ".state", ...`${file.path}.json`.split("/"));
+        const segments = repoPathSegments(this.options.snapshot.repo, file.path);
+        const target = path.join(filesDir, ...segments);
+        const stateFile = `${path.join(this.options.stagingDir, ".state", ...segments)}.json`;
         const partial = `${target}.incomplete`;
         const identity = identityOf(file);
         const state = await readState(stateFile);
