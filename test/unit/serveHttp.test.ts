@@ -142,7 +142,8 @@ describe("tah serve, OpenAI chat", () => {
         const sent = (engine.calls[1].params as ChatParams).messages;
         assert.deepEqual(sent.slice(1), [
             { role: "user", content: "Weather in Paris?" },
-            { role: "assistant", content: `<tool_call>\n{"name": "get_weather", "arguments": ${call.function.arguments}}\n</tool_call>` },
+            // written back as the template's tojson writes the object, whatever spacing the client's JSON text had
+            { role: "assistant", content: "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>" },
             { role: "user", content: "<tool_response>\n18 °C, sunny\n</tool_response>" }
         ]);
     });

@@ -34,9 +34,19 @@ export function toolsSystemText(tools: readonly ToolDefinition[]): string {
         + "<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
 }
 
+/** Arguments as the object they encode, so they are written back as the template writes an object; else the text. */
+function jsonOrText(text: string): unknown {
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return text;
+    }
+}
+
 /** An assistant turn that called tools, as the template writes it back into the conversation. */
 export function assistantWithToolCalls(content: string, calls: readonly ToolCall[]): string {
-    const blocks = calls.map((call) => `<tool_call>\n{"name": "${call.name}", "arguments": ${call.arguments}}\n</tool_call>`);
+    // as JSON, not pasted: a name with a quote or arguments that are not one JSON object must not end the block early
+    const blocks = calls.map((call) => `<tool_call>\n${pythonJson({ name: call.name, arguments: jsonOrText(call.arguments) })}\n</tool_call>`);
     return content === "" ? blocks.join("\n") : [content, ...blocks].join("\n");
 }
 
