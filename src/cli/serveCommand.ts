@@ -5,6 +5,7 @@ import { EngineService } from "../engine/service/EngineService.js";
 import { isLoopbackHost } from "../server/auth.js";
 import { stdoutLog } from "../server/requestLog.js";
 import { startServer } from "../server/serverApp.js";
+import { sigintAbort } from "./sigintAbort.js";
 import { UsageError } from "./UsageError.js";
 
 export const serveUsage = `tah serve --model PATH [--host H] [--port P] [--api-key KEY | --api-key-file FILE] [--threads N]
@@ -80,14 +81,15 @@ export async function serveCommand(argv: string[]): Promise<void> {
     };
 
     const engine = new EngineService((level, message) => stdoutLog({ level, msg: "engine", message }));
-    const loading = new AbortController();
+    // Ctrl-C while the model loads stops the load; once it is up, the server's own handler below takes over
+    const loading = sigintAbort();
     const summary = await engine.load({
         modelPath: values.model,
         gpu: values.gpu as GpuSetting,
         threads: integer(values.threads, "--threads", 0, 0),
         contextSize: integer(values["ctx-size"], "--ctx-size", 4096, 64),
         threshold
-    }, (fraction, stage) => stdoutLog({ level: "debug", msg: "loading", fraction, stage }), loading.signal);
+    }, (fraction, stage) => stdoutLog({ level: "debug", msg: "loading", fraction, stage }), loading.signal).finally(() => loading.dispose());
     const server = await startServer(engine, { host: values.host, port, apiKey, modelName: values.alias ?? summary.name, limits, log: stdoutLog });
     stdoutLog({ level: "info", msg: "listening", url: server.url, model: summary.name, kind: summary.kind, backend: summary.backend, threads: summary.threads, context_size: summary.contextSize, auth: apiKey !== undefined });
 

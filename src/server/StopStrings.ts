@@ -11,7 +11,11 @@ export class StopStrings {
     /** Where the indentation check goes on: the start of the first line not yet known to be indented enough. */
     private indentScan = 0;
 
-    constructor(private readonly stops: readonly string[], private readonly nIndent = 0) {}
+    private readonly longest: number;
+
+    constructor(private readonly stops: readonly string[], private readonly nIndent = 0) {
+        this.longest = Math.max(0, ...stops.map((stop) => stop.length));
+    }
 
     get stopped(): boolean {
         return this.cut !== undefined;
@@ -49,8 +53,7 @@ export class StopStrings {
     private firstCut(): number | undefined {
         let cut = this.indentCut();
         // a stop string may have begun in text held back earlier, never in text already released
-        const longest = Math.max(0, ...this.stops.map((stop) => stop.length));
-        const from = Math.max(0, this.released - longest + 1);
+        const from = Math.max(0, this.released - this.longest + 1);
         for (const stop of this.stops) {
             const at = this.text.indexOf(stop, from);
             if (at !== -1 && (cut === undefined || at < cut))

@@ -5,7 +5,9 @@
  */
 import { z } from "zod";
 
-const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(16)]).nullish();
+/** A stop string is checked at the end of the text after every token (O(length²) each): bounded like their count. */
+const stopString = z.string().min(1).max(256);
+const stop = z.union([stopString, z.array(stopString).max(16)]).nullish();
 
 /** The sampling fields of OpenAI's API and llama-server's top_k. */
 const sampling = {
@@ -88,7 +90,7 @@ export const infillRequestSchema = z.object({
     n_indent: z.number().int().min(0).optional(),
     t_max_predict_ms: z.number().min(0).optional(),
     stream: z.boolean().optional(),
-    stop: z.array(z.string().min(1)).max(16).optional(),
+    stop: z.array(stopString).max(16).optional(),
     ...sampling,
     tah_difficulty: tahDifficulty
 });

@@ -249,6 +249,10 @@ describe("tah serve, security and limits", () => {
         await assert.rejects(client.completions.create({ model, prompt: "x", max_tokens: limits.maxTokens + 1 }), (error: unknown) => error instanceof OpenAI.BadRequestError && /at most 64/.test(error.message));
         const broken = await fetch(`${server.url}/v1/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: "{" });
         assert.equal(broken.status, 400);
+        // a stop string is checked after every token: an oversized one is refused, on every endpoint that takes one
+        const longStop = "s".repeat(257);
+        for (const [route, body] of [["/v1/completions", { prompt: "x", stop: longStop }], ["/v1/chat/completions", { messages: [{ role: "user", content: "x" }], stop: [longStop] }], ["/infill", { input_prefix: "x", stop: [longStop] }]] as const)
+            assert.equal((await post(route, body)).status, 400, route);
         // what a web page can send cross-origin without a preflight
         const form = await fetch(`${server.url}/v1/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "text/plain" }, body: "{\"prompt\": \"x\"}" });
         assert.equal(form.status, 415);
