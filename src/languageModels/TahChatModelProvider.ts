@@ -103,6 +103,9 @@ export class TahChatModelProvider implements vscode.LanguageModelChatProvider<Ch
 
     async provideTokenCount(_model: ChatModelInformation, text: string | vscode.LanguageModelChatRequestMessage): Promise<number> {
         const [content, overhead] = typeof text === "string" ? [text, 0] : [messageText(requestMessage(text)), tokensPerMessage];
+        // only a ready engine is asked: a count must never start or wait on a model load
+        if (this.engine.state.kind !== "ready")
+            return overhead + estimateTextTokens(content);
         try {
             return overhead + await this.engine.tokenCount(content);
         } catch {

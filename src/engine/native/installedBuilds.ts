@@ -1,18 +1,23 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { type GpuBackend, packageRoot } from "./buildIdentity.js";
 
+const gpuBackend = z.enum(["cpu", "vulkan", "cuda"]);
+
 /** What `npm run build:native` writes beside the binaries of each build folder it made. */
-export interface BuildRecord {
-    buildId: string;
-    gpu: GpuBackend;
-    folderName: string;
-    nodeLlamaCppVersion: string;
-    cmakeOptions: Record<string, string>;
-    seconds: number;
+const buildRecordSchema = z.object({
+    buildId: z.string(),
+    gpu: gpuBackend,
+    folderName: z.string(),
+    nodeLlamaCppVersion: z.string(),
+    cmakeOptions: z.record(z.string(), z.string()),
+    seconds: z.number(),
     /** Set when this folder is a copy of another kind's build without its GPU backend (see build-native.ts). */
-    derivedFrom?: GpuBackend;
-}
+    derivedFrom: gpuBackend.optional()
+});
+
+export type BuildRecord = z.infer<typeof buildRecordSchema>;
 
 export const buildRecordName = "tah-build.json";
 
@@ -22,7 +27,9 @@ export function localBuildsDir(root = packageRoot()): string {
 
 export function readBuildRecord(file: string): BuildRecord | undefined {
     try {
-        return JSON.parse(readFileSync(file, "utf8")) as BuildRecord;
+        // a record that is not one (null, {}, truncated, another tool's file) means: not our build
+        const parsed = buildRecordSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+        return parsed.success ? parsed.data : undefined;
     } catch {
         return undefined;
     }
