@@ -113,11 +113,14 @@ const maxMemoEntries = 1 << 20;
 const maxStackValues = 1 << 20;
 const maxMarkDepth = 1024;
 const maxContainerItems = 1 << 20;
+/** Values pushed in all, over every MARK frame: the stack bound alone is per frame, and MARK starts a fresh one. */
+const maxPushedValues = 1 << 22;
 
 class PickleMachine {
     private at = 0;
     private opcodeAt = 0;
     private stack: PickleValue[] = [];
+    private pushed = 0;
     private readonly marks: PickleValue[][] = [];
     private readonly memo = new Map<number, PickleValue>();
 
@@ -170,6 +173,8 @@ class PickleMachine {
     }
 
     private push(value: PickleValue): void {
+        if (++this.pushed > maxPushedValues)
+            this.fail(`the pickle makes more than ${maxPushedValues} values; no state dict needs that`);
         if (this.stack.length >= maxStackValues)
             this.fail(`the pickle holds more than ${maxStackValues} values on its stack; no state dict needs that`);
         this.stack.push(value);

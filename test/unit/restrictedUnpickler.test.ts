@@ -155,5 +155,12 @@ describe("restricted unpickler: refusals", () => {
         memoize[memoize.length - 1] = 0x2e;
         assertRefused(() => unpickle(memoize, torchUnpicklerOptions(file, new Map())), /more than \d+ memo entries/);
         assertRefused(() => readBytes([0x80, 2, ...new Array<number>(2000).fill(0x28), 0x2e]), /nests more than 1024 MARKs/);
+        // (MARK, EMPTY_DICT × 5000) × 1000: no frame passes the stack bound, but 5M dicts would exhaust the heap
+        const frames = new Uint8Array(2 + 1000 * 5001 + 1);
+        frames.set([0x80, 2], 0);
+        for (let frame = 0; frame < 1000; frame++)
+            frames.set([0x28, ...new Uint8Array(5000).fill(0x7d)], 2 + frame * 5001);
+        frames[frames.length - 1] = 0x2e;
+        assertRefused(() => unpickle(frames, torchUnpicklerOptions(file, new Map())), /more than \d+ values; no state dict/);
     });
 });
