@@ -9,8 +9,11 @@ import { open, realpath, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { EngineError } from "../protocol/EngineError.js";
 
-/** O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer. */
-const openFlags = constants.O_RDONLY | constants.O_NONBLOCK;
+/**
+ * O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer. O_NOFOLLOW: the path opened
+ * is already resolved, so a link in its place now means it was swapped after the containment check.
+ */
+const openFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
 export interface FileBounds {
     /** The folder the file must stay in once symlinks are resolved (default: the folder its path names). */
