@@ -77,5 +77,6 @@ test("a context cannot be made on a disposed model", async () => {
     const { model, context } = await open();
     await context.dispose();
     await model.dispose();
-    await assert.rejects(TahContext.create(model, { sequences: 1, contextSize: 64, threads: 1 }));
+    await assert.rejects(TahContext.create(model, { sequences: 1, contextSize: 64, threads: 1 }), (error: unknown) => engineErrorCodeOf(error) === "noModel");
 });
+

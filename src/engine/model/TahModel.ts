@@ -151,7 +151,7 @@ export class TahModel {
     /** Called by TahContext.create: from now on the model disposes the context before itself. */
     adopt(context: TahContext): void {
         if (this.disposed)
-            throw new Error("the model is disposed");
+            throw new EngineError("noModel", "the model is disposed");
         this.contexts.add(context);
     }
 
