@@ -65,6 +65,7 @@ export class EngineController {
     /** When the process ended unexpectedly, within crashWindowMs. */
     private crashTimes: number[] = [];
     private settleTimer: NodeJS.Timeout | undefined;
+    private settleWaiters: Array<(applied: Promise<ModelSummary | undefined> | undefined) => void> = [];
     private readonly maxCrashes: number;
     private readonly crashWindowMs: number;
     private readonly settleMs: number;
@@ -109,7 +110,14 @@ export class EngineController {
     settingsChanged(): Promise<ModelSummary | undefined> {
         clearTimeout(this.settleTimer);
         return new Promise((resolve) => {
-            this.settleTimer = setTimeout(() => resolve(this.enqueue()), this.settleMs);
+            // every caller of the burst gets the one load it ends in
+            this.settleWaiters.push(resolve);
+            this.settleTimer = setTimeout(() => {
+                const waiters = this.settleWaiters.splice(0);
+                const applied = this.enqueue();
+                for (const waiter of waiters)
+                    waiter(applied);
+            }, this.settleMs);
         });
     }
 
@@ -124,6 +132,8 @@ export class EngineController {
 
     dispose(): void {
         clearTimeout(this.settleTimer);
+        for (const waiter of this.settleWaiters.splice(0))
+            waiter(undefined);
     }
 
     private stopProcess(): void {

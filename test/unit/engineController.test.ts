@@ -53,8 +53,9 @@ describe("one owner of what the engine loads", () => {
                 host.settings = { ...cpuSettings, threshold };
                 applied.push(host.controller.settingsChanged());
             }
-            const model = await applied[2];
-            assert.equal(model?.threshold, 0.3);
+            // every change of the burst settles, on the one load of the last settings
+            const models = await Promise.all(applied);
+            assert.deepEqual(models.map((model) => model?.threshold), [0.3, 0.3, 0.3]);
             assert.equal(host.loads().length, 2, host.loads().join("\n"));
         });
     });
