@@ -19,6 +19,8 @@ function partialMarkerLength(text: string, marker: string): number {
 
 export class ToolCallStream {
     private pending = "";
+    /** How much of an open block in `pending` was already searched for its end: each push searches only what is new. */
+    private searched = 0;
     private calls = 0;
 
     /** `tools`: the names offered with the request; a block that calls anything else stays text, as the model wrote it. */
@@ -43,10 +45,13 @@ export class ToolCallStream {
             }
             this.emitText(pieces, this.pending.slice(0, start));
             this.pending = this.pending.slice(start);
-            const end = this.pending.indexOf(close, open.length);
+            const end = this.pending.indexOf(close, Math.max(open.length, this.searched - close.length + 1));
             // an unclosed block waits for its end
-            if (end < 0)
+            if (end < 0) {
+                this.searched = this.pending.length;
                 return pieces;
+            }
+            this.searched = 0;
             const block = this.pending.slice(0, end + close.length);
             this.pending = this.pending.slice(end + close.length);
             this.emitBlock(pieces, block);

@@ -114,6 +114,14 @@ describe("streamed tool calls", () => {
         ]);
     });
 
+    test("two calls in a row, one character at a time: each block's end is found though it is searched for only once", () => {
+        const pieces = run(new ToolCallStream(new Set(["weather"]), counter()), Array.from(`${call}${call.replace("Paris", "Oslo")}`));
+        assert.deepEqual(pieces, [
+            { kind: "toolCall", callId: "call-1", name: "weather", input: { city: "Paris" } },
+            { kind: "toolCall", callId: "call-2", name: "weather", input: { city: "Oslo" } }
+        ]);
+    });
+
     test("text streams as it arrives; only what may begin a call is held back", () => {
         const stream = new ToolCallStream(new Set(["weather"]), counter());
         assert.deepEqual(stream.push("a < b "), [{ kind: "text", text: "a < b " }]);
