@@ -47,7 +47,7 @@ export function rssOf(pid: number | undefined): number | undefined {
 export async function replayTyping(modelPath: string, threads: number, keystrokes: number, log: (message: string) => void): Promise<ReplayResult> {
     const client = new EngineClient({ enginePath: path.join(packageRoot(), "dist", "engine.mjs"), log: (level, message) => level === "error" ? log(message) : undefined });
     try {
-        await client.load({ modelPath, gpu: "cpu", threads, contextSize: 2048, threshold: null });
+        await client.load({ modelPath, completionModelPath: null, gpu: "cpu", threads, contextSize: 2048, threshold: null });
         const service = new InlineCompletionService((params, options) => client.request("complete", params, options), () => settings);
         const file = sourceText();
         // type whole lines from the middle of the file, character by character, with the rest of the file after them

@@ -49,7 +49,7 @@ async function soak(options: { seconds: number; maxRounds: number; seed: number;
     const next = random(options.seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
     const service = new EngineService(() => undefined);
-    await service.load({ modelPath: options.modelPath, gpu: "cpu", threads: 1, contextSize: 2048, threshold: null }, () => undefined, new AbortController().signal);
+    await service.load({ modelPath: options.modelPath, completionModelPath: null, gpu: "cpu", threads: 1, contextSize: 2048, threshold: null }, () => undefined, new AbortController().signal);
     const report: SoakReport = {
         seconds: 0, rounds: 0, completions: 0, compared: 0, wrong: 0, chats: 0, analyses: 0, outcomes: {}, failures: [],
         rssAfterFirstRoundMiB: 0, rssEndMiB: 0, rssGrowthPercent: 0

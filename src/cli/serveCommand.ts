@@ -83,8 +83,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
     const engine = new EngineService((level, message) => stdoutLog({ level, msg: "engine", message }));
     // Ctrl-C while the model loads stops the load; once it is up, the server's own handler below takes over
     const loading = sigintAbort();
-    const summary = await engine.load({
+    const { chat: summary } = await engine.load({
         modelPath: values.model,
+        completionModelPath: null,
         gpu: values.gpu as GpuSetting,
         threads: integer(values.threads, "--threads", 0, 0),
         contextSize: integer(values["ctx-size"], "--ctx-size", 4096, 64),

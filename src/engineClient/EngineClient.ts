@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { EngineError } from "../engine/protocol/EngineError.js";
 import type {
-    EngineEvent, EngineMethod, EngineMethods, EngineSettings, EngineToHost, ModelSummary
+    EngineEvent, EngineMethod, EngineMethods, EngineSettings, EngineToHost, LoadedModels
 } from "../engine/protocol/engineProtocol.js";
 
 export interface LivenessOptions {
@@ -231,7 +231,7 @@ export class EngineClient extends EventEmitter<EngineClientEvents> {
     }
 
     /** A load request with its progress events as fractions (the caller decides what and when to load). */
-    load(settings: EngineSettings, onProgress?: (fraction: number) => void): Promise<ModelSummary> {
+    load(settings: EngineSettings, onProgress?: (fraction: number) => void): Promise<LoadedModels> {
         return this.request("load", settings, {
             onEvent: (event) => {
                 if (event.kind === "progress")

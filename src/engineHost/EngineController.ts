@@ -1,11 +1,12 @@
 import { EngineError, engineErrorCodeOf, toEngineError } from "../engine/protocol/EngineError.js";
-import type { EngineSettings, ModelSummary } from "../engine/protocol/engineProtocol.js";
+import type { EngineSettings, LoadedModels, ModelSummary } from "../engine/protocol/engineProtocol.js";
 
 export type EngineState =
     /** No model loaded (none selected, or it loads on first need). */
     | { kind: "idle" }
     | { kind: "loading"; fraction: number }
-    | { kind: "ready"; model: ModelSummary }
+    /** model: the chat model (it also serves file analysis); completionModel: the inline-completion model. */
+    | { kind: "ready"; model: ModelSummary; completionModel: ModelSummary }
     /** Not retried until the settings change or the user restarts the engine. */
     | { kind: "failed"; error: EngineError }
     /** The process ended unexpectedly (crash, no answer); the model is loaded again in a fresh one. */
@@ -13,7 +14,7 @@ export type EngineState =
 
 /** What the controller needs of the engine process (EngineClient in the product, which never loads on its own). */
 export interface EngineProcess {
-    load(settings: EngineSettings, onProgress: (fraction: number) => void): Promise<ModelSummary>;
+    load(settings: EngineSettings, onProgress: (fraction: number) => void): Promise<LoadedModels>;
     /** Ends the process on purpose; the next request starts a fresh one. */
     stop(): void;
     on(event: "exit", listener: (error: EngineError) => void): unknown;
@@ -176,13 +177,13 @@ export class EngineController {
         this.loaded = undefined;
         this.setState({ kind: "loading", fraction: 0 });
         try {
-            const model = await this.hooks.withLoadProgress(settings, (report) => this.process.load(settings, (fraction) => {
+            const models = await this.hooks.withLoadProgress(settings, (report) => this.process.load(settings, (fraction) => {
                 this.setState({ kind: "loading", fraction });
                 report(fraction);
             }));
-            this.loaded = { settings, model };
-            this.setState({ kind: "ready", model });
-            return model;
+            this.loaded = { settings, model: models.chat };
+            this.setState({ kind: "ready", model: models.chat, completionModel: models.completion });
+            return models.chat;
         } catch (thrown) {
             const error = toEngineError(thrown);
             // the process ended under the load: onProcessExit (or restart) already decided what comes next

@@ -106,7 +106,7 @@ export class EngineHost implements vscode.Disposable {
     async complete(params: CompletionParams, options: { signal: AbortSignal; onEvent?: (event: EngineEvent) => void }): Promise<CompletionResult> {
         await this.controller.requireModel();
         const result = await this.client.request("complete", params, options);
-        this.statsEmitter.fire({ model: this.readyModel(), stats: result.stats });
+        this.statsEmitter.fire({ models: this.readyModels(), stats: result.stats });
         return result;
     }
 
@@ -119,7 +119,7 @@ export class EngineHost implements vscode.Disposable {
                     options.onToken(event.token);
             }
         });
-        this.statsEmitter.fire({ model: this.readyModel(), stats: result.stats });
+        this.statsEmitter.fire({ models: this.readyModels(), stats: result.stats });
         return result;
     }
 
@@ -144,9 +144,9 @@ export class EngineHost implements vscode.Disposable {
         });
     }
 
-    private readyModel(): StatusResult["model"] {
+    private readyModels(): StatusResult["models"] {
         const state = this.controller.state;
-        return state.kind === "ready" ? state.model : null;
+        return state.kind === "ready" ? { chat: state.model, completion: state.completionModel } : null;
     }
 
     dispose(): void {

@@ -25,7 +25,7 @@ export async function chatCompletions(context: RequestContext): Promise<void> {
     const id = `chatcmpl-${randomUUID()}`;
     const created = unixSeconds();
     const model = context.modelName;
-    const kind = context.engine.status().model?.kind;
+    const kind = context.engine.status().models?.chat.kind;
     Object.assign(context.log, { stream: request.stream === true, max_tokens: maxTokens, tools: tools.length });
 
     const chunk = (delta: Record<string, unknown>, finishReason: string | null, tokens: readonly TokenView[] = []): Record<string, unknown> => ({

@@ -17,7 +17,7 @@ export async function completions(context: RequestContext): Promise<void> {
     const id = `cmpl-${randomUUID()}`;
     const created = unixSeconds();
     const model = context.modelName;
-    const kind = context.engine.status().model?.kind;
+    const kind = context.engine.status().models?.chat.kind;
     Object.assign(context.log, { stream: request.stream === true, max_tokens: maxTokens });
 
     const choice = (text: string, finishReason: string | null, tokens: readonly TokenView[]): Record<string, unknown> =>

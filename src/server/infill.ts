@@ -20,7 +20,7 @@ export async function infill(context: RequestContext): Promise<void> {
     // the engine keeps the end of the prefix when the context is short, so the other files' chunks go first
     const extra = request.input_extra.map((chunk) => (chunk.text.endsWith("\n") ? chunk.text : `${chunk.text}\n`)).join("");
     const prefix = extra + request.input_prefix + request.prompt;
-    const kind = context.engine.status().model?.kind;
+    const kind = context.engine.status().models?.chat.kind;
     Object.assign(context.log, { stream: request.stream === true, max_tokens: maxTokens, extra_chunks: request.input_extra.length });
 
     await context.inTurn(async () => {

@@ -36,7 +36,7 @@ interface Route {
 }
 
 function models(context: RequestContext): void {
-    const model = context.engine.status().model;
+    const model = context.engine.status().models?.chat ?? null;
     sendJson(context.response, 200, {
         object: "list",
         data: model === null ? [] : [{
@@ -50,7 +50,7 @@ function models(context: RequestContext): void {
 }
 
 function health(context: RequestContext): void {
-    if (context.engine.status().model === null)
+    if (context.engine.status().models === null)
         throw new HttpError(503, "server_error", "noModel", "no model is loaded");
     sendJson(context.response, 200, { status: "ok" });
 }

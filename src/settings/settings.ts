@@ -66,6 +66,7 @@ export function readEngineSettings(source: SettingsSource, bundledModel: string 
         return undefined;
     return {
         modelPath,
+        completionModelPath: null,
         gpu: readChoice<GpuSetting>(source, "tah.gpu"),
         threads: readNumber(source, "tah.threads"),
         contextSize: readNumber(source, "tah.contextSize"),

@@ -64,7 +64,7 @@ function checkedCompletion(outcome: Outcome, prefix: string, signal: AbortSignal
 
 before(async () => {
     service = new EngineService(() => undefined);
-    await service.load({ modelPath, gpu: testGpu, threads: 1, contextSize: 1024, threshold: null }, () => undefined, new AbortController().signal);
+    await service.load({ modelPath, completionModelPath: null, gpu: testGpu, threads: 1, contextSize: 1024, threshold: null }, () => undefined, new AbortController().signal);
     for (const prefix of keystrokes)
         alone.set(prefix, (await service.complete(completion(prefix), () => undefined, new AbortController().signal)).text);
     aloneAnalysis = analysisKey(await service.analyze({ text: analyzed }, new AbortController().signal));

@@ -71,7 +71,7 @@ let client: OpenAI;
 
 before(async () => {
     service = new EngineService(() => undefined);
-    await service.load({ modelPath: modelDir, gpu: testGpu, threads: 1, contextSize: 512, threshold: null }, () => undefined, new AbortController().signal);
+    await service.load({ modelPath: modelDir, completionModelPath: null, gpu: testGpu, threads: 1, contextSize: 512, threshold: null }, () => undefined, new AbortController().signal);
     engine = new SpiedEngine(service);
     server = await startServer(engine, {
         host: "127.0.0.1", port: 0, apiKey, modelName: model,

@@ -16,7 +16,7 @@ let service: EngineService;
 
 before(async () => {
     service = new EngineService(() => undefined);
-    await service.load({ modelPath, gpu: testGpu, threads: 1, contextSize, threshold: null }, () => undefined, new AbortController().signal);
+    await service.load({ modelPath, completionModelPath: null, gpu: testGpu, threads: 1, contextSize, threshold: null }, () => undefined, new AbortController().signal);
 });
 
 after(async () => {

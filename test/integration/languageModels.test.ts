@@ -45,7 +45,7 @@ function view(text: string): TokenView {
 class ScriptedEngine implements LanguageModelEngine {
     private readonly emitter = new vscode.EventEmitter<EngineState>();
     readonly onDidChangeState = this.emitter.event;
-    state: EngineState = { kind: "ready", model };
+    state: EngineState = { kind: "ready", model, completionModel: model };
     readonly requests: Array<Omit<ChatParams, "stream">> = [];
     readonly signals: AbortSignal[] = [];
     failWith: Error | undefined;
@@ -135,9 +135,9 @@ suite("language models", () => {
                 [{ kind: "loading", fraction: 0 }, 1, []],
                 [{ kind: "loading", fraction: 0.5 }, 1, []],
                 [{ kind: "failed", error: new EngineError("modelFile", "missing") }, 1, []],
-                [{ kind: "ready", model }, 2, [model.path]],
-                [{ kind: "ready", model }, 2, [model.path]],
-                [{ kind: "ready", model: other }, 3, [other.path]],
+                [{ kind: "ready", model, completionModel: model }, 2, [model.path]],
+                [{ kind: "ready", model, completionModel: model }, 2, [model.path]],
+                [{ kind: "ready", model: other, completionModel: other }, 3, [other.path]],
                 [{ kind: "idle" }, 4, []]
             ];
             for (const [state, expectedChanges, expectedListing] of steps) {
@@ -253,7 +253,7 @@ suite("language models", () => {
             const answer = await respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto });
             assert.deepEqual(answer.map((part) => part instanceof vscode.LanguageModelTextPart ? part.value : "?"), ["bac", "k"], "a model being loaded again still answers");
             assert.equal(engine.requests.at(-1)?.maxTokens, 256);
-            engine.setState({ kind: "ready", model: { ...model, path: "/models/other" } });
+            engine.setState({ kind: "ready", model: { ...model, path: "/models/other" }, completionModel: model });
             await assert.rejects(respond(provider, question, { toolMode: vscode.LanguageModelChatToolMode.Auto }),
                 (error: unknown) => error instanceof vscode.LanguageModelError && error.code === vscode.LanguageModelError.NotFound().code);
         } finally {

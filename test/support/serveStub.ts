@@ -1,6 +1,6 @@
 /** A scripted engine for the serve tests: answers with given text pieces, records what it was asked, sees aborts. */
 import { EngineError } from "../../src/engine/protocol/EngineError.js";
-import type { ChatParams, ChatResult, CompletionParams, CompletionResult, StatusResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
+import type { ChatParams, ChatResult, CompletionParams, CompletionResult, ModelSummary, StatusResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import type { ServeEngine } from "../../src/server/requestContext.js";
 
 export interface StubCall {
@@ -40,8 +40,9 @@ export class StubEngine implements ServeEngine {
     }
 
     status(): StatusResult {
+        const model: ModelSummary = { name: "stub", kind: "tah", path: "/stub", backend: "cpu", threads: 1, contextSize: 512, threshold: 0.5, hasFim: true, hasChatTemplate: true, vocabularySize: 2000 };
         return {
-            model: { name: "stub", kind: "tah", path: "/stub", backend: "cpu", threads: 1, contextSize: 512, threshold: 0.5, hasFim: true, hasChatTemplate: true, vocabularySize: 2000 },
+            models: { chat: model, completion: model },
             stats: { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null }
         };
     }

@@ -84,13 +84,11 @@ describe("engine state and errors in the chat", () => {
     test("the state line says whether a model is ready", () => {
         assert.deepEqual(describeState({ kind: "idle" }, false), { connected: false, text: "No model selected.", canPickModel: true });
         assert.equal(describeState({ kind: "loading", fraction: 0.426 }, true).text, "Loading the model… 43%");
-        const ready = describeState({
-            kind: "ready",
-            model: {
-                name: "tah-0.6b", kind: "tah", path: "/m", backend: "cpu", threads: 2, contextSize: 8192, threshold: null,
-                hasFim: false, hasChatTemplate: true, vocabularySize: 151_936,
-            },
-        }, true);
+        const model = {
+            name: "tah-0.6b", kind: "tah", path: "/m", backend: "cpu", threads: 2, contextSize: 8192, threshold: null,
+            hasFim: false, hasChatTemplate: true, vocabularySize: 151_936,
+        } as const;
+        const ready = describeState({ kind: "ready", model, completionModel: model }, true);
         assert.equal(ready.connected, true);
         assert.equal(ready.text, "tah-0.6b (TaH, cpu)");
     });

@@ -13,7 +13,7 @@ const root = path.resolve(import.meta.dirname, "..", "..");
 
 describe("engine requests", () => {
     it("refuses a NaN or out-of-range threshold, 40000 threads and a chat beyond the text bound", () => {
-        const settings = { modelPath: "/m", gpu: "cpu", threads: 1, contextSize: 1024, threshold: 0.5 };
+        const settings = { modelPath: "/m", completionModelPath: null, gpu: "cpu", threads: 1, contextSize: 1024, threshold: 0.5 };
         assert.equal(paramSchemas.load.safeParse(settings).success, true);
         for (const bad of [{ threshold: Number.NaN }, { threshold: 1.5 }, { threads: 40_000 }])
             assert.equal(paramSchemas.load.safeParse({ ...settings, ...bad }).success, false, JSON.stringify(bad));

@@ -1,6 +1,7 @@
 import type { TahModel } from "../model/TahModel.js";
 import type { AddonTahContext } from "../native/tahBindings.js";
 import { EngineError } from "../protocol/EngineError.js";
+import { StepQueue, type StepPriority } from "./StepQueue.js";
 import { TahSequence } from "./TahSequence.js";
 
 export interface TahContextOptions {
@@ -15,6 +16,9 @@ export interface TahContextOptions {
     iterationHeadroom?: number;
     kvType?: "f16" | "f32";
     flashAttention?: "auto" | boolean;
+    /** The queue shared with the process's other contexts (default: one of its own). */
+    steps?: StepQueue;
+    priority?: StepPriority;
 }
 
 const ggmlTypeIds = { f32: 0, f16: 1 } as const;
@@ -24,8 +28,9 @@ interface RunningStep {
 }
 
 /**
- * One native context shared by several sequences. Native steps run one at a time, in the order asked; an abort
- * reaches the native decode only when the step running belongs to the request that aborted.
+ * One native context shared by several sequences. Native steps run one at a time, in the order asked, and in turn with
+ * the other contexts of the same StepQueue; an abort reaches the native decode only when the step running belongs to
+ * the request that aborted.
  */
 export class TahContext {
     readonly options: Required<TahContextOptions>;
@@ -45,6 +50,8 @@ export class TahContext {
             iterationHeadroom: 0.5,
             kvType: "f16",
             flashAttention: "auto",
+            steps: new StepQueue(),
+            priority: "background",
             ...options
         };
         const positions = resolved.contextSize;
@@ -102,7 +109,9 @@ export class TahContext {
                 this.running = undefined;
             }
         };
-        const result = this.tail.then(run, run);
+        // the next step of this context joins the shared queue once its previous one is done: the order stays as asked
+        const queued = (): Promise<T> => this.options.steps.run(this.options.priority, run);
+        const result = this.tail.then(queued, queued);
         this.tail = result.catch(() => undefined);
         return result;
     }

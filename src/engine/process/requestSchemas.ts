@@ -8,6 +8,7 @@ export const maxThreads = 256;
 
 const settings = z.object({
     modelPath: z.string().min(1).max(4096),
+    completionModelPath: z.string().min(1).max(4096).nullable(),
     gpu: z.enum(["auto", "cpu", "vulkan", "cuda"]),
     threads: z.number().int().min(0).max(maxThreads),
     contextSize: z.number().int().min(512).max(131_072),

@@ -8,7 +8,10 @@ import type { EngineErrorInfo } from "./EngineError.js";
 export type GpuSetting = "auto" | "cpu" | "vulkan" | "cuda";
 
 export interface EngineSettings {
+    /** The chat model; it also serves file analysis. */
     modelPath: string;
+    /** The inline-completion model; null = the chat model's file. Either way completions get a context of their own. */
+    completionModelPath: string | null;
     gpu: GpuSetting;
     /** 0 = one per physical core */
     threads: number;
@@ -52,6 +55,12 @@ export interface ModelSummary {
     hasFim: boolean;
     hasChatTemplate: boolean;
     vocabularySize: number;
+}
+
+/** The model of each role. When both roles name one file it is loaded once and both summaries name it. */
+export interface LoadedModels {
+    chat: ModelSummary;
+    completion: ModelSummary;
 }
 
 export interface CompletionParams {
@@ -153,13 +162,13 @@ export interface EngineStats {
 }
 
 export interface StatusResult {
-    model: ModelSummary | null;
+    models: LoadedModels | null;
     stats: EngineStats;
 }
 
 /** Method name → [params, result]. */
 export interface EngineMethods {
-    load: [EngineSettings, ModelSummary];
+    load: [EngineSettings, LoadedModels];
     complete: [CompletionParams, CompletionResult];
     chat: [ChatParams, ChatResult];
     analyze: [AnalyzeParams, AnalyzeResult];

@@ -1,4 +1,6 @@
 import { LlamaLogLevel } from "node-llama-cpp";
+import path from "node:path";
+import { StepQueue, type StepPriority } from "../evaluator/StepQueue.js";
 import { TahContext } from "../evaluator/TahContext.js";
 import { greedy } from "../evaluator/sampling.js";
 import type { GenerationSummary } from "../evaluator/TahSequence.js";
@@ -9,7 +11,7 @@ import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
 import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
-    ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
+    LoadedModels, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
@@ -30,14 +32,20 @@ function logLevelOf(level: LlamaLogLevel): "debug" | "warn" | "error" {
 /** Where each conversion stage starts, as a share of the whole (the backbone's bytes dominate). */
 const stageFraction: Record<ConvertStage, number> = { read: 0, backbone: 0.1, quantize: 0.7, lora: 0.85, decider: 0.95, done: 1 };
 
-/** Sequences of the shared context: completions and chat side by side, and file analysis apart from both. */
-const sequenceOf = { completion: 0, chat: 1, analysis: 2 } as const;
+/** Sequences of the chat model's context: chat and file analysis side by side. */
+const chatSequenceOf = { chat: 0, analysis: 1 } as const;
 
-interface Loaded {
-    settings: EngineSettings;
+/** A model serving one role, in a context of its own. */
+interface Role {
     model: TahModel;
     context: TahContext;
     summary: ModelSummary;
+}
+
+interface Loaded {
+    settings: EngineSettings;
+    chat: Role;
+    completion: Role;
 }
 
 export interface EngineLogger {
@@ -59,6 +67,8 @@ const chatSampling = { temperature: 0.6, topK: 20, topP: 0.95, minP: 0, seed: 0 
 export class EngineService {
     private patched: PatchedLlama | undefined;
     private loaded: Loaded | undefined;
+    /** Every context's native steps, in turn: completions go before waiting chat and analysis steps. */
+    private readonly steps = new StepQueue();
     private readonly stats: EngineStats & { decodeMs: number } = { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, decodeMs: 0 };
 
     constructor(private readonly log: EngineLogger) {}
@@ -90,7 +100,7 @@ export class EngineService {
         return this.patched;
     }
 
-    async load(settings: EngineSettings, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<ModelSummary> {
+    async load(settings: EngineSettings, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<LoadedModels> {
         await this.unload();
         let lastReported = -1;
         const report = (fraction: number, stage: string): void => {
@@ -102,40 +112,56 @@ export class EngineService {
         };
         report(0, "loading the native build");
         const patched = await this.llamaFor(settings.gpu);
-        report(0.05, "loading the model");
-        const model = await TahModel.load(patched, settings.modelPath, { signal, onProgress: (fraction) => report(0.05 + 0.9 * fraction, "loading the model") });
+        const completionPath = settings.completionModelPath ?? settings.modelPath;
+        const shared = path.resolve(completionPath) === path.resolve(settings.modelPath);
+        const share = shared ? 0.9 : 0.45;
+        const models: TahModel[] = [];
         try {
+            report(0.05, "loading the model");
+            const chatModel = await TahModel.load(patched, settings.modelPath, { signal, onProgress: (fraction) => report(0.05 + share * fraction, "loading the model") });
+            models.push(chatModel);
+            const completionModel = shared ? chatModel : await TahModel.load(patched, completionPath, {
+                signal, onProgress: (fraction) => report(0.5 + share * fraction, "loading the completion model")
+            });
+            if (!shared)
+                models.push(completionModel);
             const threads = settings.threads > 0 ? settings.threads : patched.llama.cpuMathCores;
-            const context = await TahContext.create(model, { sequences: 3, contextSize: settings.contextSize, threads });
-            const summary: ModelSummary = {
-                name: model.name,
-                kind: model.kind,
-                path: settings.modelPath,
-                backend: patched.gpu,
-                threads,
-                contextSize: settings.contextSize,
-                threshold: model.kind === "tah" ? settings.threshold ?? model.defaultThreshold : null,
-                hasFim: model.fimTokens !== undefined,
-                hasChatTemplate: model.chatTemplate !== undefined,
-                vocabularySize: model.vocabularySize
-            };
-            this.loaded = { settings, model, context, summary };
+            const chat = await this.role(chatModel, settings.modelPath, settings, threads, "background", Object.keys(chatSequenceOf).length);
+            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", 1);
+            this.loaded = { settings, chat, completion };
             report(1, "ready");
-            this.log("info", `loaded ${summary.name} (${summary.kind}) on ${summary.backend} with ${threads} threads`);
-            return summary;
+            for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
+                this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads`);
+            return { chat: chat.summary, completion: completion.summary };
         } catch (error) {
-            await model.dispose();
+            // disposing a model disposes the contexts made on it
+            await Promise.all(models.map((model) => model.dispose()));
             throw error;
         }
+    }
+
+    private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, sequences: number): Promise<Role> {
+        const context = await TahContext.create(model, { sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority });
+        const summary: ModelSummary = {
+            name: model.name,
+            kind: model.kind,
+            path: modelPath,
+            backend: model.patched.gpu,
+            threads,
+            contextSize: settings.contextSize,
+            threshold: model.kind === "tah" ? settings.threshold ?? model.defaultThreshold : null,
+            hasFim: model.fimTokens !== undefined,
+            hasChatTemplate: model.chatTemplate !== undefined,
+            vocabularySize: model.vocabularySize
+        };
+        return { model, context, summary };
     }
 
     async unload(): Promise<void> {
         const loaded = this.loaded;
         this.loaded = undefined;
-        if (loaded !== undefined) {
-            await loaded.context.dispose();
-            await loaded.model.dispose();
-        }
+        if (loaded !== undefined)
+            await Promise.all([...new Set([loaded.chat.model, loaded.completion.model])].map((model) => model.dispose()));
     }
 
     private threshold(loaded: Loaded): number | undefined {
@@ -152,10 +178,10 @@ export class EngineService {
 
     async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
         const loaded = this.require();
-        const { model, context } = loaded;
+        const { model, context } = loaded.completion;
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
-        const sequence = context.sequence(sequenceOf.completion);
+        const sequence = context.sequence(0);
 
         const tokens: TokenView[] = [];
         let text = "";
@@ -201,10 +227,10 @@ export class EngineService {
 
     async chat(params: ChatParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<ChatResult> {
         const loaded = this.require();
-        const { model, context } = loaded;
+        const { model, context } = loaded.chat;
         const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize), params.enableThinking);
         let text = "";
-        const summary = await context.sequence(sequenceOf.chat).generateEach(prompt.tokens, {
+        const summary = await context.sequence(chatSequenceOf.chat).generateEach(prompt.tokens, {
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: { ...chatSampling, seed: Math.floor(Math.random() * 0xffffffff) },
             threshold: this.threshold(loaded),
@@ -234,12 +260,12 @@ export class EngineService {
         // tokenizing is synchronous: only as much as the context could ever hold, the rest at its fewest possible tokens
         const head = params.text.slice(0, loaded.settings.contextSize * charsPerTokenBound);
         const rest = params.text.length - head.length;
-        return { tokens: loaded.model.tokenize(head).length + Math.ceil(rest / charsPerTokenBound), exact: rest === 0 };
+        return { tokens: loaded.chat.model.tokenize(head).length + Math.ceil(rest / charsPerTokenBound), exact: rest === 0 };
     }
 
     async analyze(params: AnalyzeParams, signal: AbortSignal): Promise<AnalyzeResult> {
         const loaded = this.require();
-        const { model, context } = loaded;
+        const { model, context } = loaded.chat;
         const started = performance.now();
         // tokenize only what can fit: a token is rarely longer than this many characters
         const text = params.text.slice(0, loaded.settings.contextSize * charsPerTokenBound);
@@ -247,7 +273,7 @@ export class EngineService {
         const tokens = all.slice(0, loaded.settings.contextSize);
         if (tokens.length === 0)
             return { tokens: [], truncated: false, ms: 0 };
-        const result = await context.sequence(sequenceOf.analysis).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
+        const result = await context.sequence(chatSequenceOf.analysis).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
         return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length || text.length < params.text.length, ms: performance.now() - started };
     }
 
@@ -270,7 +296,8 @@ export class EngineService {
 
     status(): StatusResult {
         const { generatedTokens, iteratedTokens, tokensPerSecond } = this.stats;
-        return { model: this.loaded?.summary ?? null, stats: { generatedTokens, iteratedTokens, tokensPerSecond } };
+        const loaded = this.loaded;
+        return { models: loaded === undefined ? null : { chat: loaded.chat.summary, completion: loaded.completion.summary }, stats: { generatedTokens, iteratedTokens, tokensPerSecond } };
     }
 
     async dispose(): Promise<void> {

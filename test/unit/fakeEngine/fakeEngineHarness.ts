@@ -7,7 +7,7 @@ import { EngineController, type EngineControllerOptions, type EngineState } from
 
 const fakeEngine = path.join(import.meta.dirname, "fakeEngineProcess.ts");
 
-export const cpuSettings: EngineSettings = { modelPath: "/models/a", gpu: "cpu", threads: 1, contextSize: 1024, threshold: null };
+export const cpuSettings: EngineSettings = { modelPath: "/models/a", completionModelPath: null, gpu: "cpu", threads: 1, contextSize: 1024, threshold: null };
 
 export interface FakeClient {
     readonly client: EngineClient;

@@ -6,7 +6,7 @@
 //   FAKE_ENGINE_EXIT_AT_START the process exits before it says ready: an engine that cannot start
 // A completion whose prefix is "hang" is never answered until it is cancelled (a long request).
 import type { EngineErrorCode } from "../../../src/engine/protocol/EngineError.js";
-import type { EngineSettings, EngineToHost, HostToEngine, ModelSummary } from "../../../src/engine/protocol/engineProtocol.js";
+import type { EngineSettings, EngineToHost, HostToEngine, LoadedModels, ModelSummary } from "../../../src/engine/protocol/engineProtocol.js";
 
 function send(message: EngineToHost): void {
     process.send?.(message);
@@ -18,7 +18,7 @@ if (process.env.FAKE_ENGINE_EXIT_AT_START === "1")
 const stats = { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null };
 /** The backend this process was first loaded for: like the real engine, one native build per process. */
 let processGpu: "cpu" | "vulkan" | "cuda" | undefined;
-let model: ModelSummary | null = null;
+let models: LoadedModels | null = null;
 const hanging = new Set<number>();
 
 function load(id: number, settings: EngineSettings): void {
@@ -36,11 +36,13 @@ function load(id: number, settings: EngineSettings): void {
         return;
     }
     send({ type: "event", id, event: { kind: "progress", fraction: 0.5, stage: "weights" } });
-    model = {
+    const model: ModelSummary = {
         name: settings.modelPath.split("/").pop() ?? settings.modelPath, kind: "tah", path: settings.modelPath, backend: gpu,
         threads: settings.threads, contextSize: settings.contextSize, threshold: settings.threshold, hasFim: true, hasChatTemplate: true, vocabularySize: 16
     };
-    send({ type: "response", id, result: model });
+    const completion = settings.completionModelPath === null ? model : { ...model, name: settings.completionModelPath.split("/").pop() ?? "", path: settings.completionModelPath };
+    models = { chat: model, completion };
+    send({ type: "response", id, result: models });
 }
 
 process.on("message", (message: HostToEngine) => {
@@ -56,7 +58,7 @@ process.on("message", (message: HostToEngine) => {
             load(id, params as EngineSettings);
             return;
         case "status":
-            send({ type: "response", id, result: { model, stats } });
+            send({ type: "response", id, result: { models, stats } });
             return;
         case "complete": {
             const { prefix } = params as { prefix: string };
