@@ -92,6 +92,9 @@ class AddonTahContextEvaluateWorker : public Napi::AsyncWorker {
             out.Set("iteratedCount", result.iteratedCount);
             out.Set("pHard", copyToJs<Napi::Float32Array>(env, result.pHard));
             out.Set("iterated", copyToJs<Napi::Uint8Array>(env, result.iterated));
+            out.Set("depth", copyToJs<Napi::Uint8Array>(env, result.depth));
+            out.Set("pContinueStride", result.pContinueStride);
+            out.Set("pContinue", copyToJs<Napi::Float32Array>(env, result.pContinue));
             out.Set("top0Ids", copyToJs<Napi::Int32Array>(env, result.top0Ids));
             out.Set("top0Logits", copyToJs<Napi::Float32Array>(env, result.top0Logits));
             out.Set("lse0", copyToJs<Napi::Float64Array>(env, result.lse0));

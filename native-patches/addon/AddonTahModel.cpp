@@ -20,7 +20,7 @@ class AddonTahModelLoadWorker : public Napi::AsyncWorker {
                 SetError(error.message);
                 return;
             }
-            if (!model->parts->load(model->backbone, model->loraPath, model->deciderPath, error)) {
+            if (!model->parts->load(model->backbone, model->loraPath, model->deciderPath, model->tah2Path, error)) {
                 SetError(error.message);
                 return;
             }
@@ -50,6 +50,9 @@ AddonTahModel::AddonTahModel(const Napi::CallbackInfo & info) : Napi::ObjectWrap
         if (options.Has("deciderPath") && options.Get("deciderPath").IsString()) {
             deciderPath = options.Get("deciderPath").As<Napi::String>().Utf8Value();
         }
+        if (options.Has("tah2Path") && options.Get("tah2Path").IsString()) {
+            tah2Path = options.Get("tah2Path").As<Napi::String>().Utf8Value();
+        }
     }
 }
 
@@ -77,7 +80,15 @@ Napi::Value AddonTahModel::GetInfo(const Napi::CallbackInfo & info) {
     result.Set("nLayer", llama_model_n_layer(model));
     result.Set("nVocab", llama_vocab_n_tokens(llama_model_get_vocab(model)));
     result.Set("isTah", parts->isTah());
-    if (parts->isTah()) {
+    result.Set("generation", parts->generation());
+    if (parts->tah2() != nullptr) {
+        const Tah2Settings & s = parts->tah2()->settings();
+        result.Set("threshold", s.threshold);
+        result.Set("maxIter", s.maxIter);
+        result.Set("updaterWidth", s.updaterWidth);
+        result.Set("deciderWidth", s.deciderWidth);
+        result.Set("logitTopK", s.hiddenSize);
+    } else if (parts->isTah()) {
         const TahSettings & s = parts->decider()->settings();
         Napi::Array taps = Napi::Array::New(env, s.taps.size());
         for (size_t i = 0; i < s.taps.size(); i++) {

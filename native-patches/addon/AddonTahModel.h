@@ -9,8 +9,8 @@
 
 class AddonModel;
 
-// JS: new AddonTahModel(addonModel, {loraPath?, deciderPath?}); await init(); getInfo(); dispose()
-// Adds a TaH model's LoRA and decider to a backbone that node-llama-cpp has loaded.
+// JS: new AddonTahModel(addonModel, {loraPath?, deciderPath?, tah2Path?}); await init(); getInfo(); dispose()
+// Adds a TaH model's parts (v1: LoRA and decider; TaH2: updater and decider) to a backbone node-llama-cpp has loaded.
 class AddonTahModel : public Napi::ObjectWrap<AddonTahModel> {
     public:
         explicit AddonTahModel(const Napi::CallbackInfo & info);
@@ -30,6 +30,7 @@ class AddonTahModel : public Napi::ObjectWrap<AddonTahModel> {
         Napi::ObjectReference backboneRef;
         std::string loraPath;
         std::string deciderPath;
+        std::string tah2Path;
 
         Napi::Value Init(const Napi::CallbackInfo & info);
         Napi::Value GetInfo(const Napi::CallbackInfo & info);

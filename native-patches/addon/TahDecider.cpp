@@ -1,11 +1,9 @@
 #include "TahDecider.h"
 
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 
-#include "gguf.h"
+#include "TahGguf.h"
 
 namespace {
 
@@ -15,40 +13,6 @@ constexpr int64_t graphNodesPerBlock = 9;
 constexpr int64_t graphNodesOutsideBlocks = 32;
 // The tensors each block binds (bindTensors): a file with fewer cannot hold its declared block count.
 constexpr int64_t tensorsPerBlock = 6;
-
-struct GgufFile {
-    gguf_context * gguf = nullptr;
-    ggml_context * meta = nullptr;
-    ~GgufFile() {
-        if (gguf != nullptr) gguf_free(gguf);
-        if (meta != nullptr) ggml_free(meta);
-    }
-};
-
-bool readInt(const gguf_context * gguf, const char * key, int32_t & out, std::string & error) {
-    const int64_t id = gguf_find_key(gguf, key);
-    if (id < 0) {
-        error = std::string("missing metadata key ") + key;
-        return false;
-    }
-    switch (gguf_get_kv_type(gguf, id)) {
-        case GGUF_TYPE_UINT32: out = (int32_t) gguf_get_val_u32(gguf, id); return true;
-        case GGUF_TYPE_INT32: out = gguf_get_val_i32(gguf, id); return true;
-        default:
-            error = std::string("metadata key ") + key + " is not an integer";
-            return false;
-    }
-}
-
-bool readFloat(const gguf_context * gguf, const char * key, float & out, std::string & error) {
-    const int64_t id = gguf_find_key(gguf, key);
-    if (id < 0 || gguf_get_kv_type(gguf, id) != GGUF_TYPE_FLOAT32) {
-        error = std::string("missing or non-float metadata key ") + key;
-        return false;
-    }
-    out = gguf_get_val_f32(gguf, id);
-    return true;
-}
 
 bool readTaps(const gguf_context * gguf, std::vector<int32_t> & taps, std::string & error) {
     const int64_t id = gguf_find_key(gguf, "tah.decider.taps");
@@ -62,35 +26,26 @@ bool readTaps(const gguf_context * gguf, std::vector<int32_t> & taps, std::strin
     return true;
 }
 
-bool readString(const gguf_context * gguf, const char * key, std::string & out) {
-    const int64_t id = gguf_find_key(gguf, key);
-    if (id < 0 || gguf_get_kv_type(gguf, id) != GGUF_TYPE_STRING) {
-        return false;
-    }
-    out = gguf_get_val_str(gguf, id);
-    return true;
-}
-
 bool readSettings(const gguf_context * gguf, int32_t nLayer, int32_t nVocab, TahSettings & s, std::string & error) {
     std::string arch;
-    if (!readString(gguf, "general.architecture", arch) || arch != "tah-decider") {
+    if (!tahGgufString(gguf, "general.architecture", arch) || arch != "tah-decider") {
         error = "not a TaH decider file (general.architecture is not \"tah-decider\")";
         return false;
     }
     std::string gelu;
-    if (readString(gguf, "tah.decider.gelu", gelu) && gelu != "erf") {
+    if (tahGgufString(gguf, "tah.decider.gelu", gelu) && gelu != "erf") {
         error = "unsupported decider GELU \"" + gelu + "\" (only the exact erf form of nn.GELU() is supported)";
         return false;
     }
     if (!readTaps(gguf, s.taps, error) ||
-        !readInt(gguf, "tah.decider.logit_top_k", s.logitTopK, error) ||
-        !readInt(gguf, "tah.soft_embedding_top_k", s.softEmbeddingTopK, error) ||
-        !readInt(gguf, "tah.decider.hidden_size", s.hiddenSize, error) ||
-        !readInt(gguf, "tah.decider.width", s.width, error) ||
-        !readInt(gguf, "tah.decider.block_count", s.blockCount, error) ||
-        !readFloat(gguf, "tah.decider.layer_norm_epsilon", s.layerNormEps, error) ||
-        !readFloat(gguf, "tah.threshold", s.threshold, error) ||
-        !readInt(gguf, "tah.max_iter", s.maxIter, error)) {
+        !tahGgufInt(gguf, "tah.decider.logit_top_k", s.logitTopK, error) ||
+        !tahGgufInt(gguf, "tah.soft_embedding_top_k", s.softEmbeddingTopK, error) ||
+        !tahGgufInt(gguf, "tah.decider.hidden_size", s.hiddenSize, error) ||
+        !tahGgufInt(gguf, "tah.decider.width", s.width, error) ||
+        !tahGgufInt(gguf, "tah.decider.block_count", s.blockCount, error) ||
+        !tahGgufFloat(gguf, "tah.decider.layer_norm_epsilon", s.layerNormEps, error) ||
+        !tahGgufFloat(gguf, "tah.threshold", s.threshold, error) ||
+        !tahGgufInt(gguf, "tah.max_iter", s.maxIter, error)) {
         return false;
     }
     if (s.taps.empty()) {
@@ -136,46 +91,6 @@ bool readSettings(const gguf_context * gguf, int32_t nLayer, int32_t nVocab, Tah
     return true;
 }
 
-// Every tensor's data must lie inside the file: checked before any buffer is allocated for them.
-bool tensorsFitFile(const gguf_context * gguf, ggml_context * meta, uint64_t fileSize, std::string & error) {
-    const uint64_t dataOffset = gguf_get_data_offset(gguf);
-    for (int64_t i = 0; i < gguf_get_n_tensors(gguf); i++) {
-        const ggml_tensor * tensor = ggml_get_tensor(meta, gguf_get_tensor_name(gguf, i));
-        const uint64_t end = dataOffset + gguf_get_tensor_offset(gguf, i) + ggml_nbytes(tensor);
-        if (end > fileSize || end < dataOffset) {
-            error = std::string("tensor ") + ggml_get_name(tensor) + " declares " + std::to_string(ggml_nbytes(tensor)) +
-                    " bytes beyond the end of the file (" + std::to_string(fileSize) + " bytes)";
-            return false;
-        }
-    }
-    return true;
-}
-
-bool loadTensorData(const std::string & path, const gguf_context * gguf, ggml_context * meta, std::string & error) {
-    FILE * file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-        error = "cannot open " + path;
-        return false;
-    }
-    std::vector<uint8_t> bytes;
-    bool ok = true;
-    const size_t dataOffset = gguf_get_data_offset(gguf);
-    for (int64_t i = 0; i < gguf_get_n_tensors(gguf) && ok; i++) {
-        ggml_tensor * tensor = ggml_get_tensor(meta, gguf_get_tensor_name(gguf, i));
-        const size_t size = ggml_nbytes(tensor);
-        bytes.resize(size);
-        ok = std::fseek(file, (long) (dataOffset + gguf_get_tensor_offset(gguf, i)), SEEK_SET) == 0 &&
-             std::fread(bytes.data(), 1, size, file) == size;
-        if (ok) {
-            ggml_backend_tensor_set(tensor, bytes.data(), 0, size);
-        } else {
-            error = std::string("the data of tensor ") + ggml_get_name(tensor) + " is truncated";
-        }
-    }
-    std::fclose(file);
-    return ok;
-}
-
 }
 
 TahDecider::~TahDecider() {
@@ -186,26 +101,14 @@ TahDecider::~TahDecider() {
 }
 
 std::unique_ptr<TahDecider> TahDecider::load(const std::string & path, int32_t nLayer, int32_t nVocab, std::string & error) {
-    // only a regular file: a FIFO would block the reader, a device could be endless
-    std::error_code fsError;
-    if (!std::filesystem::is_regular_file(path, fsError)) {
-        error = path + " is not a regular file";
-        return nullptr;
-    }
-    const uint64_t fileSize = std::filesystem::file_size(path, fsError);
-    if (fsError) {
-        error = "cannot read the size of " + path;
-        return nullptr;
-    }
-    GgufFile file;
-    file.gguf = gguf_init_from_file(path.c_str(), {/*no_alloc =*/ true, /*ctx =*/ &file.meta});
-    if (file.gguf == nullptr) {
-        error = "cannot read " + path + " as GGUF (missing, truncated or corrupt)";
+    TahGgufFile file;
+    uint64_t fileSize = 0;
+    if (!file.open(path, fileSize, error)) {
         return nullptr;
     }
 
     std::unique_ptr<TahDecider> decider(new TahDecider());
-    if (!readSettings(file.gguf, nLayer, nVocab, decider->config, error) || !tensorsFitFile(file.gguf, file.meta, fileSize, error)) {
+    if (!readSettings(file.gguf, nLayer, nVocab, decider->config, error) || !tahGgufTensorsFitFile(file.gguf, file.meta, fileSize, error)) {
         error = path + ": " + error;
         return nullptr;
     }
@@ -220,7 +123,7 @@ std::unique_ptr<TahDecider> TahDecider::load(const std::string & path, int32_t n
         error = "cannot allocate the decider's weights";
         return nullptr;
     }
-    if (!loadTensorData(path, file.gguf, file.meta, error)) {
+    if (!tahGgufLoadTensorData(path, file.gguf, file.meta, error)) {
         error = path + ": " + error;
         return nullptr;
     }

@@ -14,9 +14,18 @@ TahModelParts::~TahModelParts() {
     }
 }
 
-bool TahModelParts::load(AddonModel * backbone, const std::string & loraPath, const std::string & deciderPath, TahError & error) {
+bool TahModelParts::load(AddonModel * backbone, const std::string & loraPath, const std::string & deciderPath,
+                         const std::string & tah2Path, TahError & error) {
     backboneAddon = backbone;
     model = backbone->model;
+    if (!tah2Path.empty()) {
+        if (!loraPath.empty() || !deciderPath.empty()) {
+            return error.fail("modelFile", "a TaH2 model has no LoRA and no v1 decider");
+        }
+        std::string reason;
+        tah2Nets = Tah2Nets::load(tah2Path, llama_model_n_embd(model), reason);
+        return tah2Nets != nullptr || error.fail("modelFile", reason);
+    }
     if (loraPath.empty() && deciderPath.empty()) {
         return true;
     }

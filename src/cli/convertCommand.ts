@@ -36,12 +36,18 @@ function progressPrinter(): (progress: ConvertProgress) => void {
 
 function printResult(result: ConvertResult): void {
     const { summary: s } = result;
-    const d = s.decider;
     console.log(`\n${result.outDir} (${result.type})`);
     console.log(`  Qwen3: ${s.layers} layers, hidden ${s.hiddenSize}, vocabulary ${s.vocabSize} (${s.definedTokens} tokens + ${s.vocabSize - s.definedTokens} padding), ${s.tiedEmbeddings ? "tied" : "untied"} embeddings, weights ${s.weightDtypes.join("/")}${s.hasChatTemplate ? "" : ", no chat template"}`);
-    console.log(`  LoRA: r ${s.lora.rank}, alpha ${s.lora.alpha} (scale ${s.lora.alpha / s.lora.rank}), ${s.lora.matrices} projections`);
-    console.log(`  decider: taps [${d.taps.join(", ")}], width ${d.width}, ${d.blocks} blocks, top-k ${d.logitTopK}, stored ${d.storedDtypes.join("/")}; soft embedding top-k ${d.softEmbeddingTopK}; max_iter ${d.maxIter}`);
-    console.log(`  threshold ${d.threshold} (${d.thresholdSource})`);
+    if (s.generation === 2) {
+        const t = s.tah2;
+        console.log(`  TaH2: ${t.maxIter} depths; updater width ${t.updaterWidth}, decider width ${t.deciderWidth}, top-k ${t.topK}, RMSNorm eps ${t.eps}, stored ${t.storedDtypes.join("/")}`);
+        console.log(`  threshold ${t.threshold} (${t.thresholdSource})`);
+    } else {
+        const d = s.decider;
+        console.log(`  LoRA: r ${s.lora.rank}, alpha ${s.lora.alpha} (scale ${s.lora.alpha / s.lora.rank}), ${s.lora.matrices} projections`);
+        console.log(`  decider: taps [${d.taps.join(", ")}], width ${d.width}, ${d.blocks} blocks, top-k ${d.logitTopK}, stored ${d.storedDtypes.join("/")}; soft embedding top-k ${d.softEmbeddingTopK}; max_iter ${d.maxIter}`);
+        console.log(`  threshold ${d.threshold} (${d.thresholdSource})`);
+    }
     const width = Math.max(...result.files.map((file) => file.name.length));
     for (const file of result.files)
         console.log(`  ${file.name.padEnd(width)}  ${formatBytes(file.bytes).padStart(10)}`);

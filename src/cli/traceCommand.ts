@@ -11,15 +11,20 @@ import { UsageError } from "./UsageError.js";
 export const traceUsage = `tah trace --model PATH (--prompt TEXT | --tokens 1,2,3) [--steps N] [--threshold T] [--threads N]
           [--batch N] [--gpu auto|cpu|vulkan|cuda] [--json]
 
-Prints one record per position, prompt and greedily generated: position, token id, P(hard) (null for a
-plain model), whether the position iterated, and the ten highest final logits as [id, value] pairs.
-Threshold 0 makes every token iterate; threshold 1 makes none.`;
+Prints one record per position, prompt and greedily generated: position, token id, the deepest depth it ran
+(0-based), the decider's probability at each depth it ran at (TaH v1: [P(hard)], also printed as pHard; empty
+for a plain model), whether it went deeper than depth 0, and the ten best final candidates as [id, value] pairs:
+the summed logits for TaH v1 and a plain model, the mixture's log-probabilities for TaH2.
+Threshold 0 makes every token run every depth; threshold 1 makes none go deeper.`;
 
 interface TraceLine {
     position: number;
     token: number;
     piece: string;
-    pHard: number | null;
+    /** TaH v1 and plain models only (null for a plain model); TaH2 has pContinue. */
+    pHard?: number | null;
+    depth: number;
+    pContinue: number[];
     iterated: boolean;
     top: Array<[number, number]>;
 }
@@ -41,9 +46,9 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
 }
 
 function formatLine(line: TraceLine): string {
-    const pHard = line.pHard === null ? "null" : line.pHard.toFixed(4);
+    const decider = line.pContinue.length === 0 ? "null" : line.pContinue.map((p) => p.toFixed(4)).join(",");
     const top = line.top.map(([id, value]) => `[${id}, ${value.toFixed(4)}]`).join(" ");
-    return `${String(line.position).padStart(5)}  ${String(line.token).padStart(7)}  ${JSON.stringify(line.piece).padEnd(14)}  ${pHard.padStart(6)}  ${line.iterated ? "yes" : "no "}  ${top}`;
+    return `${String(line.position).padStart(5)}  ${String(line.token).padStart(7)}  ${JSON.stringify(line.piece).padEnd(14)}  ${String(line.depth).padStart(5)}  ${decider.padEnd(13)}  ${top}`;
 }
 
 export async function traceCommand(argv: string[]): Promise<void> {
@@ -88,19 +93,23 @@ export async function traceCommand(argv: string[]): Promise<void> {
             iterationHeadroom: 1
         });
         try {
+            const tah2 = model.generation === 2;
             const print = (record: TokenRecord): void => {
                 const line: TraceLine = {
                     position: record.position,
                     token: record.token,
                     piece: model.detokenize([record.token], true),
-                    pHard: record.pHard,
+                    ...(tah2 ? {} : { pHard: record.pHard }),
+                    depth: record.depth,
+                    pContinue: record.pContinue,
                     iterated: record.iterated,
                     top: record.after.map((candidate) => [candidate.token, candidate.logit])
                 };
                 console.log(values.json ? JSON.stringify(line) : formatLine(line));
             };
             if (!values.json)
-                console.log(`model ${model.name} (${model.kind}), threshold ${threshold ?? model.defaultThreshold}, backend ${patched.description}\n  pos    token  piece           P(hard) iter  top-10 final logits`);
+                console.log(`model ${model.name} (${model.kind}${tah2 ? `, TaH2 with ${model.maxDepths} depths` : ""}), threshold ${threshold ?? model.defaultThreshold}, backend ${patched.description}\n` +
+                    `  pos    token  piece           depth  decider p      top-10 ${tah2 ? "mixture log-probabilities" : "final logits"}`);
             const sequence = context.sequence(0);
             const options = { recordTopN: 10, sample: greedy, ...(threshold !== undefined ? { threshold } : {}) };
             const prefill = await sequence.prefill(prompt, { ...options, recordFrom: 0 });

@@ -1,5 +1,6 @@
 /**
- * `tah convert`: a TaH checkpoint (tah-inference.md §1.2) → a TaH model folder (docs/model-format.md). Everything is
+ * `tah convert`: a TaH checkpoint — v1 (tah-inference.md §1.2) or TaH2 (tah2-inference.md §1.1), told apart by its
+ * files — → a TaH model folder (docs/model-format.md). Everything is
  * read and checked first — configs, tokenizer, tensor headers and shapes, the decider pickle — so a bad checkpoint
  * fails before anything is written. Then the files are written into a staging folder that is renamed to the
  * output at the end; a failure or an abort removes it, so the output folder is complete or absent.
@@ -14,18 +15,20 @@ import { writeGguf, type GgufTensor } from "../gguf/ggufWriter.js";
 import { EngineError } from "../engine/protocol/EngineError.js";
 import { convertChunks, ggufTypeOfDtype, type FloatDtype, type GgufFloatType } from "./floatData.js";
 import { convertTokenizer, specialIdsSchema, type SpecialIds } from "./hfTokenizer.js";
-import { planDecider, type DeciderSummary } from "./iterDecider.js";
+import { planDecider, type DeciderPlan, type DeciderSummary } from "./iterDecider.js";
 import { readJsonFile } from "./jsonFile.js";
 import { outputTypes, type OutputTypeName } from "./outputTypes.js";
-import { loraMetadata, planLora } from "./peftLora.js";
+import { loraMetadata, planLora, type LoraPlan } from "./peftLora.js";
 import { backboneMetadata, planBackbone, readQwen3Config, type BackboneTensor } from "./qwen3Backbone.js";
 import { readSafetensorsCheckpoint, tensorChunks, type SafetensorsTensor } from "./safetensors.js";
 import { StagedFolder } from "./StagedFolder.js";
-import { readTahConfig } from "./tahConfig.js";
+import { planTah2Nets, type Tah2Plan, type Tah2Summary } from "./tah2Nets.js";
+import { checkpointGeneration, readTahConfig } from "./tahConfig.js";
 
 /** llama.cpp's quantizer as the native addon exposes it (`bindings.tahQuantize`). */
 export type Quantizer = (inputPath: string, outputPath: string, options: { ftype: number; threads: number }) => Promise<void>;
 
+/** TaH2's updater and decider are written in the "decider" stage. */
 export type ConvertStage = "read" | "backbone" | "quantize" | "lora" | "decider" | "done";
 
 export interface ConvertProgress {
@@ -54,7 +57,7 @@ export interface ConvertOptions {
     readonly sync?: boolean;
 }
 
-export interface ConvertSummary {
+interface BackboneSummary {
     readonly layers: number;
     readonly hiddenSize: number;
     readonly vocabSize: number;
@@ -63,9 +66,25 @@ export interface ConvertSummary {
     readonly tiedEmbeddings: boolean;
     readonly hasChatTemplate: boolean;
     readonly weightDtypes: readonly FloatDtype[];
+}
+
+/** TaH v1: the depth-1 LoRA and the decider. */
+export interface Tah1ConvertSummary extends BackboneSummary {
+    readonly generation: 1;
     readonly lora: { readonly rank: number; readonly alpha: number; readonly matrices: number };
     readonly decider: DeciderSummary;
 }
+
+/** TaH2: the input updater and the decider. */
+export interface Tah2ConvertSummary extends BackboneSummary {
+    readonly generation: 2;
+    readonly tah2: Tah2Summary;
+}
+
+export type ConvertSummary = Tah1ConvertSummary | Tah2ConvertSummary;
+
+/** What a generation adds to the backbone, read and checked. */
+type GenerationPlan = { readonly generation: 1; readonly lora: LoraPlan; readonly decider: DeciderPlan } | { readonly generation: 2; readonly tah2: Tah2Plan };
 
 export interface ConvertResult {
     readonly outDir: string;
@@ -74,7 +93,7 @@ export interface ConvertResult {
     readonly summary: ConvertSummary;
 }
 
-const fileNames = { backbone: "backbone.gguf", lora: "lora.gguf", decider: "decider.gguf" } as const;
+const fileNames = { backbone: "backbone.gguf", lora: "lora.gguf", decider: "decider.gguf", tah2: "tah2.gguf" } as const;
 
 async function readGenerationConfig(dir: string): Promise<SpecialIds> {
     const file = path.join(dir, "generation_config.json");
@@ -132,19 +151,25 @@ class Converter {
 
         // Read and check everything before writing anything.
         this.report({ stage: "read", message: `reading ${checkpoint}` });
+        const generation = await checkpointGeneration(checkpoint);
+        if (generation === "plain")
+            throw new EngineError("modelFile", `${path.join(checkpoint, "tah_config.json")} is missing: without it the folder holds a plain checkpoint, not a TaH one; convert it with llama.cpp's convert_hf_to_gguf.py and load the .gguf as a plain model`);
         const config = await readQwen3Config(checkpoint);
         const tokenizer = await convertTokenizer({
             dir: checkpoint, vocabSize: config.vocabSize, generationConfig: await readGenerationConfig(checkpoint), config: config.specialIds,
         });
         const backbone = planBackbone(config, await readSafetensorsCheckpoint(checkpoint), checkpoint);
-        const lora = await planLora(checkpoint, config);
-        const decider = await planDecider(checkpoint, await readTahConfig(checkpoint), config);
+        const plan: GenerationPlan = generation === 2
+            ? { generation, tah2: await planTah2Nets(checkpoint, config) }
+            : { generation, lora: await planLora(checkpoint, config), decider: await planDecider(checkpoint, await readTahConfig(checkpoint), config) };
         const weightDtypes = new Set(backbone.filter((tensor) => tensor.matrix).map((tensor) => tensor.source.dtype));
-        const summary: ConvertSummary = {
+        const backboneSummary: BackboneSummary = {
             layers: config.nLayer, hiddenSize: config.nEmbd, vocabSize: config.vocabSize, definedTokens: tokenizer.definedTokens,
             tiedEmbeddings: config.tiedEmbeddings, hasChatTemplate: tokenizer.hasChatTemplate, weightDtypes: [...weightDtypes],
-            lora: { rank: lora.rank, alpha: lora.alpha, matrices: lora.tensors.length / 2 }, decider: decider.summary,
         };
+        const summary: ConvertSummary = plan.generation === 2
+            ? { ...backboneSummary, generation: 2, tah2: plan.tah2.summary }
+            : { ...backboneSummary, generation: 1, lora: { rank: plan.lora.rank, alpha: plan.lora.alpha, matrices: plan.lora.tensors.length / 2 }, decider: plan.decider.summary };
         this.checkAborted();
 
         const name = o.name ?? path.basename(checkpoint);
@@ -169,18 +194,9 @@ class Converter {
             }
             this.checkAborted();
 
-            this.report({ stage: "lora", message: `writing the LoRA (r ${lora.rank}, alpha ${lora.alpha}, ${summary.lora.matrices} projections)` });
-            await writeGguf(path.join(staged.path, fileNames.lora), {
-                metadata: loraMetadata(lora),
-                tensors: lora.tensors.map((tensor): GgufTensor => ({ name: tensor.name, dims: tensor.dims, type: type.lora, data: this.tensorData(tensor.source, type.lora) })),
-                sync,
-            });
-            this.checkAborted();
-
-            this.report({ stage: "decider", message: `writing the decider (threshold ${decider.summary.threshold}: ${decider.summary.thresholdSource})` });
-            await writeGguf(path.join(staged.path, fileNames.decider), { metadata: decider.metadata, tensors: decider.tensors, sync });
+            const parts = plan.generation === 2 ? await this.writeTah2(staged.path, plan.tah2, sync) : await this.writeTah1(staged.path, plan.lora, plan.decider, type.lora, sync);
             const manifest = {
-                format: "tah-copilot-model", version: 1, name, ...fileNames,
+                format: "tah-copilot-model", version: 1, name, backbone: fileNames.backbone, ...parts,
                 // the folder's name, not its path: a model folder is shared and shipped, the converting machine's paths are not
                 source: { checkpoint: path.basename(checkpoint), type: typeName },
             };
@@ -193,10 +209,34 @@ class Converter {
         }
 
         const files = [];
-        for (const file of [tahManifestName, fileNames.backbone, fileNames.lora, fileNames.decider])
+        for (const file of [tahManifestName, fileNames.backbone, ...(plan.generation === 2 ? [fileNames.tah2] : [fileNames.lora, fileNames.decider])])
             files.push({ name: file, bytes: (await stat(path.join(outDir, file))).size });
         this.report({ stage: "done", message: `wrote ${outDir}` });
         return { outDir, type: typeName, files, summary };
+    }
+
+    /** Writes v1's LoRA and decider; returns the manifest's entries for them. */
+    private async writeTah1(dir: string, lora: LoraPlan, decider: DeciderPlan, loraType: GgufFloatType, sync: boolean): Promise<Record<string, unknown>> {
+        this.report({ stage: "lora", message: `writing the LoRA (r ${lora.rank}, alpha ${lora.alpha}, ${lora.tensors.length / 2} projections)` });
+        await writeGguf(path.join(dir, fileNames.lora), {
+            metadata: loraMetadata(lora),
+            tensors: lora.tensors.map((tensor): GgufTensor => ({ name: tensor.name, dims: tensor.dims, type: loraType, data: this.tensorData(tensor.source, loraType) })),
+            sync,
+        });
+        this.checkAborted();
+
+        this.report({ stage: "decider", message: `writing the decider (threshold ${decider.summary.threshold}: ${decider.summary.thresholdSource})` });
+        await writeGguf(path.join(dir, fileNames.decider), { metadata: decider.metadata, tensors: decider.tensors, sync });
+        // v1 runs two depths at most, whatever its decider's own max_iter says
+        return { generation: 1, maxIter: Math.min(2, decider.summary.maxIter), lora: fileNames.lora, decider: fileNames.decider };
+    }
+
+    /** Writes TaH2's updater and decider; returns the manifest's entries for them. */
+    private async writeTah2(dir: string, tah2: Tah2Plan, sync: boolean): Promise<Record<string, unknown>> {
+        const s = tah2.summary;
+        this.report({ stage: "decider", message: `writing the updater and the decider (${s.maxIter} depths, threshold ${s.threshold}: ${s.thresholdSource})` });
+        await writeGguf(path.join(dir, fileNames.tah2), { metadata: tah2.metadata, tensors: tah2.tensors, sync });
+        return { generation: 2, maxIter: s.maxIter, tah2: fileNames.tah2 };
     }
 
     /** Writes the backbone; matrices in `matrixType`, or in their stored dtype when it is undefined. */

@@ -3,8 +3,10 @@
  * {"__dtype__": true, "__str__": "torch.bfloat16"}, decoded here to the dtype's name ("bfloat16"). Only the keys the
  * converter uses are validated; the rest (training settings, losses) are ignored.
  */
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { EngineError } from "../engine/protocol/EngineError.js";
 import { readJsonFile } from "./jsonFile.js";
 
 export type TorchFloatName = "float32" | "float16" | "bfloat16";
@@ -55,4 +57,26 @@ export type TahConfig = z.infer<typeof tahConfigSchema> & { readonly file: strin
 export async function readTahConfig(dir: string): Promise<TahConfig> {
     const file = path.join(dir, "tah_config.json");
     return { ...(await readJsonFile(file, tahConfigSchema)), file };
+}
+
+/** v1's legacy updater name (tah-inference.md §1.4); any other named updater is a TaH2 one. */
+const v1UpdaterNames = new Set(["TrivialUpdater"]);
+
+const generationKeysSchema = z.object({ input_updater: z.string().nullish() });
+
+/**
+ * Which kind of checkpoint a folder holds, from its files: no tah_config.json is a plain model; an input_updater.bin,
+ * or an input updater other than v1's, is TaH2 (tah2-inference.md §1.1); otherwise TaH v1.
+ */
+export async function checkpointGeneration(dir: string): Promise<"plain" | 1 | 2> {
+    const file = path.join(dir, "tah_config.json");
+    if (!existsSync(file)) {
+        if (existsSync(path.join(dir, "config.json")))
+            return "plain";
+        throw new EngineError("modelFile", `${dir} has neither config.json nor tah_config.json: not a Hugging Face checkpoint folder`);
+    }
+    if (existsSync(path.join(dir, "input_updater.bin")))
+        return 2;
+    const updater = (await readJsonFile(file, generationKeysSchema)).input_updater;
+    return updater === null || updater === undefined || v1UpdaterNames.has(updater) ? 1 : 2;
 }

@@ -21,6 +21,13 @@ function candidateRows(before: readonly CandidateView[], after: readonly Candida
     return rows;
 }
 
+/** TaH2 with more than two depths: how deep the token went, and the decider's probability at each depth it ran at. */
+function deeperLines(view: TokenView): string[] {
+    if (view.depth === undefined || view.pContinue === undefined || view.pContinue.length < 2)
+        return [];
+    return ["", `Ran ${view.depth + 1} depth${view.depth === 0 ? "" : "s"} (deepest: ${view.depth}); the decider's continue probability at each: ${view.pContinue.map(percent).join(", ")}.`];
+}
+
 /** The hover for one token: how hard it was, whether it took the second pass, and what that pass changed. */
 export function hoverMarkdown(view: TokenView, origin: TokenOrigin): string {
     const kind = view.difficultyIsProxy ? "difficulty (proxy: 1 − p(top), plain model)" : "P(hard) from the TaH decider";
@@ -32,6 +39,7 @@ export function hoverMarkdown(view: TokenView, origin: TokenOrigin): string {
                 ? `Iterated: the second pass changed the choice from ${codeSpan(view.before[0]?.piece ?? "")} to ${codeSpan(view.after[0]?.piece ?? "")}.`
                 : "Iterated: the second pass kept the first choice."
             : "Not iterated (depth 0 only).",
+        ...deeperLines(view),
         "",
         origin === "written" ? "_Written by the copilot._" : "_From a difficulty pass over this file._",
         ""

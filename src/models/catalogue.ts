@@ -76,8 +76,12 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["chat"],
         goodFor: "chat and reasoning with TaH2's adaptive depth",
         licence: "unstated (Qwen3 base: Apache-2.0)",
-        notRunnable: "TaH2 (input updater, stop-probability mixture) is not yet supported by the engine",
-        verified: { repo: "the TaH repository's newer revision (tah-inference.md §9)", shape: qwenShapeSource },
+        notRunnable: "the engine runs TaH2, but `tah pull` does not install TaH2 checkpoints yet: download it and run `tah convert`",
+        verified: {
+            repo: "thu-nics/TaH README, TaH2 section (checkpoint table and `hf download nics-efc/TaH2-1.7B-max2`)",
+            files: "tah2-inference.md §1.1 (upstream's save_model_tp and minisgl loader; the hub's file list was not retrievable)",
+            shape: "tah2-inference.md §1.2, §1.4 (Qwen3-1.7B-Base, max_iter 2, updater and decider width 2048)",
+        },
     },
     {
         id: "qwen2.5-coder-0.5b-q8_0",

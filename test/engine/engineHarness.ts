@@ -14,6 +14,11 @@ export interface EngineRecord {
     token: number;
     pHard: number | null;
     iterated: boolean;
+    /** The deepest depth run, 0-based. */
+    depth: number;
+    /** The decider's probability at each depth it ran at. */
+    pContinue: number[];
+    /** v1: the summed logits; TaH2: the mixture's log-probabilities. */
     finalLogits: Float64Array;
     depth0Logits: Float64Array;
 }
@@ -48,6 +53,8 @@ function toEngineRecord(record: TokenRecord, nVocab: number): EngineRecord {
         token: record.token,
         pHard: record.pHard,
         iterated: record.iterated,
+        depth: record.depth,
+        pContinue: record.pContinue,
         finalLogits: row(record.after, nVocab),
         depth0Logits: row(record.before, nVocab)
     };

@@ -11,6 +11,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EngineError } from "../../src/engine/protocol/EngineError.js";
 import { convertCheckpoint, type ConvertOptions, type ConvertResult } from "../../src/convert/convertCheckpoint.js";
+import type { DeciderSummary } from "../../src/convert/iterDecider.js";
 import { encodeBfloat16 } from "../../src/gguf/floatEncoding.js";
 import { GgmlType } from "../../src/gguf/ggufTypes.js";
 import type { GgufContent } from "../../src/gguf/ggufWriter.js";
@@ -84,6 +85,13 @@ async function writeHostileDecider(dir: string, stateDict: PyValue): Promise<voi
     await new TorchSave().write(path.join(dir, "iter_decider.bin"), new PyDict([["class", "MLPIterDecider"], ["state_dict", stateDict], ["init_args", new PyDict([])]]));
 }
 
+/** The decider part of a v1 conversion's summary. */
+function deciderOf(result: ConvertResult): DeciderSummary {
+    if (result.summary.generation !== 1)
+        throw new Error(`a v1 checkpoint converted as generation ${result.summary.generation}`);
+    return result.summary.decider;
+}
+
 async function editJson(file: string, edit: (json: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
     await writeFile(file, JSON.stringify(edit(JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>)));
 }
@@ -97,7 +105,7 @@ describe("convertCheckpoint: output", () => {
             assert.ok(result.files.every((file) => file.bytes > 0));
             const manifest = JSON.parse(await readFile(path.join(out, "tah-model.json"), "utf8")) as Record<string, unknown>;
             assert.deepEqual({ ...manifest, source: undefined }, {
-                format: "tah-copilot-model", version: 1, name: "tiny", backbone: "backbone.gguf", lora: "lora.gguf", decider: "decider.gguf", source: undefined,
+                format: "tah-copilot-model", version: 1, generation: 1, maxIter: 2, name: "tiny", backbone: "backbone.gguf", lora: "lora.gguf", decider: "decider.gguf", source: undefined,
             });
             assert.equal((manifest.source as { type: string }).type, "f32");
 
@@ -179,8 +187,8 @@ describe("convertCheckpoint: output", () => {
         ];
         for (const [options, expected] of cases) {
             const result = await convert(await checkpoint(tiny, { ...options, learnedThreshold: 0.3 }), outPath());
-            assert.equal(result.summary.decider.threshold, expected);
-            assert.match(result.summary.decider.thresholdSource, /tah_config\.json/);
+            assert.equal(deciderOf(result).threshold, expected);
+            assert.match(deciderOf(result).thresholdSource, /tah_config\.json/);
         }
         // Without a threshold in iter_decider_kwargs, the reference's loader keeps the learned parameter.
         const dir = await checkpoint(tiny, { learnedThreshold: 0.3, deciderDtype: "bfloat16" });
@@ -190,8 +198,8 @@ describe("convertCheckpoint: output", () => {
             return { ...json, iter_decider_kwargs: kwargs };
         });
         const learned = await convert(dir, outPath());
-        assert.equal(learned.summary.decider.threshold, 0.30078125);
-        assert.match(learned.summary.decider.thresholdSource, /learned threshold/);
+        assert.equal(deciderOf(learned).threshold, 0.30078125);
+        assert.match(deciderOf(learned).thresholdSource, /learned threshold/);
     });
 });
 

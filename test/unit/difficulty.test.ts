@@ -52,3 +52,9 @@ test("hover text says how hard, whether it iterated and what changed, with model
     assert.equal(codeSpan("a|b\n"), "` a\\|b\\n `");
     assert.match(hoverMarkdown({ ...view("y"), difficultyIsProxy: true }, "analysis"), /proxy/);
 });
+
+test("a TaH2 hover says how deep the token went and the decider's probability at each depth", () => {
+    const markdown = hoverMarkdown({ ...view("z", 0.8, true), depth: 2, pContinue: [0.8, 0.6, 0.3] }, "written");
+    assert.match(markdown, /Ran 3 depths \(deepest: 2\); the decider's continue probability at each: 80%, 60%, 30%/);
+    assert.doesNotMatch(hoverMarkdown({ ...view("z", 0.8, true), depth: 1, pContinue: [0.8] }, "written"), /Ran \d depths/, "two depths read as v1 does");
+});

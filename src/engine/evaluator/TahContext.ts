@@ -12,7 +12,7 @@ export interface TahContextOptions {
     threads: number;
     /** The most tokens per native step; longer prompts are prefilled in chunks of this size. */
     batchSize?: number;
-    /** KV cells kept for depth-1 entries, as a share of contextSize (1 = every token may iterate). */
+    /** KV cells kept for each depth after 0, as a share of contextSize (1 = every token may run every depth). */
     iterationHeadroom?: number;
     kvType?: "f16" | "f32";
     flashAttention?: "auto" | boolean;
@@ -55,9 +55,11 @@ export class TahContext {
             ...options
         };
         const positions = resolved.contextSize;
+        // v1 has one deeper depth whatever its decider's max_iter says; TaH2 has max_iter − 1
+        const deeperDepths = model.generation === 2 ? model.maxDepths - 1 : model.kind === "tah" ? 1 : 0;
         const native = new model.patched.bindings.AddonTahContext(model.native, {
             positionsPerSequence: positions,
-            kvCells: resolved.sequences * Math.ceil(positions * (1 + (model.kind === "tah" ? resolved.iterationHeadroom : 0))),
+            kvCells: resolved.sequences * Math.ceil(positions * (1 + deeperDepths * resolved.iterationHeadroom)),
             batchSize: resolved.batchSize,
             sequences: resolved.sequences,
             threads: resolved.threads,

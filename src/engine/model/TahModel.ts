@@ -70,7 +70,8 @@ export class TahModel {
 
         // node-llama-cpp keeps its addon model on an @internal field; TaH's addon shares that llama_model
         const addonModel = (llamaModel as unknown as { _model: object })._model;
-        const native = new patched.bindings.AddonTahModel(addonModel, files.kind === "tah" ? { loraPath: files.lora, deciderPath: files.decider } : {});
+        const parts = files.kind === "plain" ? {} : files.generation === 2 ? { tah2Path: files.tah2 } : { loraPath: files.lora, deciderPath: files.decider };
+        const native = new patched.bindings.AddonTahModel(addonModel, parts);
         try {
             await native.init();
         } catch (error) {
@@ -88,6 +89,16 @@ export class TahModel {
         return this.info.isTah ? "tah" : "plain";
     }
 
+    /** 1: TaH v1 (soft embedding, LoRA, summed logits); 2: TaH2 (updater, N depths, mixture); undefined: plain. */
+    get generation(): 1 | 2 | undefined {
+        return this.info.isTah ? this.info.generation : undefined;
+    }
+
+    /** The depths a token may run: 1 for a plain model. */
+    get maxDepths(): number {
+        return this.info.isTah ? this.info.maxIter ?? 2 : 1;
+    }
+
     get name(): string {
         return this.files.name;
     }
@@ -96,7 +107,7 @@ export class TahModel {
         return this.info.nVocab;
     }
 
-    /** The model's own threshold (from its tah_config.json), else the reference evaluation's 0.9. */
+    /** The model's own threshold (from its tah_config.json; TaH2's is 0.5), else the reference evaluation's 0.9. */
     get defaultThreshold(): number {
         // stored as float32: 0.9 reads back as 0.8999999761…
         return this.info.threshold === undefined ? referenceThreshold : Number(this.info.threshold.toPrecision(7));

@@ -16,20 +16,38 @@ export class ModelFileError extends EngineError {
 
 export const tahManifestName = "tah-model.json";
 
-const manifestSchema = z.object({
+const commonManifest = {
     format: z.literal("tah-copilot-model"),
     version: z.literal(1),
     name: z.string().max(256).optional(),
     backbone: z.string().min(1).max(4096),
-    lora: z.string().min(1).max(4096),
-    decider: z.string().min(1).max(4096),
+    /** The depths a token may run (informational: the engine reads it from the model's own files). */
+    maxIter: z.number().int().min(1).max(64).optional(),
     source: z.record(z.string(), z.unknown()).optional()
+};
+
+/** TaH v1 (no `generation`: manifests written before TaH2 existed): the depth-1 LoRA and the decider. */
+const tah1ManifestSchema = z.object({
+    ...commonManifest,
+    generation: z.literal(1).optional(),
+    lora: z.string().min(1).max(4096),
+    decider: z.string().min(1).max(4096)
 });
+
+/** TaH2: the input updater and the decider in one file; no LoRA. */
+const tah2ManifestSchema = z.object({
+    ...commonManifest,
+    generation: z.literal(2),
+    tah2: z.string().min(1).max(4096)
+});
+
+const manifestSchema = z.union([tah1ManifestSchema, tah2ManifestSchema]);
 
 export type TahManifest = z.infer<typeof manifestSchema>;
 
 export type ModelFiles =
-    | { kind: "tah"; folder: string; name: string; manifest: TahManifest; backbone: string; lora: string; decider: string }
+    | { kind: "tah"; generation: 1; folder: string; name: string; manifest: TahManifest; backbone: string; lora: string; decider: string }
+    | { kind: "tah"; generation: 2; folder: string; name: string; manifest: TahManifest; backbone: string; tah2: string }
     | { kind: "plain"; name: string; backbone: string };
 
 const ggufMagic = "GGUF";
@@ -101,13 +119,9 @@ export function resolveModelFiles(modelPath: string): ModelFiles {
         checkGguf(full, role, folder);
         return resolveInsideSync(full, folder);
     };
-    return {
-        kind: "tah",
-        folder,
-        name: manifest.data.name ?? path.basename(folder),
-        manifest: manifest.data,
-        backbone: inside(manifest.data.backbone, "backbone"),
-        lora: inside(manifest.data.lora, "LoRA"),
-        decider: inside(manifest.data.decider, "decider")
-    };
+    const data = manifest.data;
+    const common = { kind: "tah", folder, name: data.name ?? path.basename(folder), manifest: data, backbone: inside(data.backbone, "backbone") } as const;
+    if (data.generation === 2)
+        return { ...common, generation: 2, tah2: inside(data.tah2, "TaH2 networks") };
+    return { ...common, generation: 1, lora: inside(data.lora, "LoRA"), decider: inside(data.decider, "decider") };
 }

@@ -5,13 +5,18 @@ export interface TahModelInfo {
     nLayer: number;
     nVocab: number;
     isTah: boolean;
+    /** 1: TaH v1 (or a plain model), 2: TaH2. */
+    generation: 1 | 2;
     taps?: number[];
     logitTopK?: number;
     softEmbeddingTopK?: number;
     deciderWidth?: number;
     deciderBlocks?: number;
     threshold?: number;
+    /** The depths a token may run: 2 for v1, max_iter for TaH2. */
     maxIter?: number;
+    /** TaH2: the input updater's MLP width. */
+    updaterWidth?: number;
 }
 
 export interface AddonTahModel {
@@ -30,7 +35,7 @@ export interface AddonTahContextOptions {
     flashAttention?: number;
     /** a ggml type id for K and V (1 = F16, 0 = F32) */
     kvType?: number;
-    /** 1: run one full-size depth-1 batch at creation so that compute buffers never grow mid-run */
+    /** 1: run one full-size embedding-input batch at creation so that compute buffers never grow mid-run */
     preallocateDepth1?: number;
 }
 
@@ -64,11 +69,19 @@ export interface NativeStepResult {
     records: number;
     topN: number;
     iteratedCount: number;
+    /** The decider's probability after depth 0 (v1 P(hard), TaH2 g_0); NaN without a decider. */
     pHard: Float32Array;
     iterated: Uint8Array;
+    /** The deepest depth each token ran, 0-based. */
+    depth: Uint8Array;
+    /** Entries per record in pContinue: 1 for v1, max_iter − 1 for TaH2. */
+    pContinueStride: number;
+    /** The decider's probability at each depth it ran at, NaN where it did not. */
+    pContinue: Float32Array;
     top0Ids: Int32Array;
     top0Logits: Float32Array;
     lse0: Float64Array;
+    /** Final candidates: v1 the summed logits; TaH2 the mixture's log-probabilities (with lseFinal 0). */
     topFinalIds: Int32Array;
     topFinalLogits: Float32Array;
     lseFinal: Float64Array;
@@ -111,6 +124,6 @@ export interface TahBindings {
     tahBackendInfo(): NativeBackendInfo;
     /** llama.cpp's quantizer; ftype is a llama_ftype (7 = Q8_0, 15 = Q4_K_M, …). */
     tahQuantize(inputPath: string, outputPath: string, options: { ftype: number; threads: number }): Promise<void>;
-    AddonTahModel: new (addonModel: object, options: { loraPath?: string; deciderPath?: string }) => AddonTahModel;
+    AddonTahModel: new (addonModel: object, options: { loraPath?: string; deciderPath?: string; tah2Path?: string }) => AddonTahModel;
     AddonTahContext: new (model: AddonTahModel, options: AddonTahContextOptions) => AddonTahContext;
 }

@@ -42,6 +42,10 @@ export interface TokenView {
     changed: boolean;
     before: CandidateView[];
     after: CandidateView[];
+    /** The deepest depth the token ran, 0-based (TaH2 may go past 1); absent from engines that predate it. */
+    depth?: number;
+    /** The decider's probability at each depth it ran at (v1: [P(hard)]; TaH2: one per depth but the last); [] for a plain model. */
+    pContinue?: number[];
 }
 
 export interface ModelSummary {

@@ -17,7 +17,9 @@ export function tokenView(model: TahModel, token: number, text: string, record: 
         iterated: record.iterated,
         changed: record.changed,
         before: candidateViews(model, record.before),
-        after: candidateViews(model, record.after)
+        after: candidateViews(model, record.after),
+        depth: record.depth,
+        pContinue: record.pContinue
     };
 }
 
