@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { TokenView } from "../engine/protocol/engineProtocol.js";
+import type { ChatSampling, TokenView } from "../engine/protocol/engineProtocol.js";
 import { toEngineMessages } from "./chatMessages.js";
 import { generate, type Generation } from "./generation.js";
-import { chatRequestSchema } from "./openAiSchemas.js";
+import { chatRequestSchema, type ChatRequest } from "./openAiSchemas.js";
 import { parseToolCalls, type ToolCall } from "../engine/prompts/qwen3Tools.js";
 import { maxTokensOf, parseBody, sendJson, stopList, unixSeconds, type RequestContext } from "./requestContext.js";
 import { SseStream } from "./SseStream.js";
@@ -13,6 +13,16 @@ const toolCallStart = "<tool_call>";
 
 function openAiToolCalls(calls: readonly ToolCall[]): Array<{ index: number; id: string; type: "function"; function: ToolCall }> {
     return calls.map((call, index) => ({ index, id: `call_${randomUUID().replaceAll("-", "")}`, type: "function", function: call }));
+}
+
+/** OpenAI's sampling fields as the engine takes them; a seed is any integer, the engine's 32 bits are its residue. */
+function chatSamplingOf(request: ChatRequest): ChatSampling {
+    return {
+        ...(request.temperature != null ? { temperature: request.temperature } : {}),
+        ...(request.top_p != null ? { topP: request.top_p } : {}),
+        ...(request.top_k != null ? { topK: request.top_k } : {}),
+        ...(request.seed != null ? { seed: ((request.seed % 0x1_0000_0000) + 0x1_0000_0000) % 0x1_0000_0000 } : {})
+    };
 }
 
 /** POST /v1/chat/completions: OpenAI's chat API on the engine's chat, Qwen3's tool calls parsed into tool_calls. */
@@ -34,7 +44,7 @@ export async function chatCompletions(context: RequestContext): Promise<void> {
     });
 
     const engineRun = (onToken: (token: TokenView) => void, signal: AbortSignal): ReturnType<typeof context.engine.chat> =>
-        context.engine.chat({ messages, maxTokens, enableThinking: request.chat_template_kwargs?.enable_thinking ?? false, stream: true }, onToken, signal);
+        context.engine.chat({ messages, maxTokens, enableThinking: request.chat_template_kwargs?.enable_thinking ?? false, sampling: chatSamplingOf(request), stream: true }, onToken, signal);
 
     if (request.stream !== true) {
         const generation = await context.inTurn(() => generate(engineRun, { stops: stopList(request.stop), signal: context.signal }));

@@ -146,6 +146,29 @@ describe("tah serve on the default model", () => {
         assert.ok(text.length > 0 || finish === "stop");
     });
 
+    test("chat sampling: a seed makes a sampled answer reproducible, temperature 0 is greedy", async () => {
+        // top_k is llama-server's field, not in the openai client's types
+        const ask = async (content: string, sampling: { temperature: number; seed: number }): Promise<string> => (await client.chat.completions.create({
+            model, messages: [{ role: "user", content }], max_tokens: 24, top_p: 1, top_k: 0, ...sampling
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices[0].message.content ?? "";
+        const question = "Name a few sorting algorithms.";
+        // another question with the same settings in between: the repeat must not continue the random stream the
+        // earlier answers drew from; and each ask of the question finds the same cached prefix (the chat template's),
+        // since evaluating a prompt from a different cached prefix changes its floats slightly, which a flat
+        // distribution at temperature 1.5 can turn into another draw
+        const first = await ask(question, { temperature: 1.5, seed: 42 });
+        await ask("Reverse a list in Python.", { temperature: 1.5, seed: 42 });
+        const again = await ask(question, { temperature: 1.5, seed: 42 });
+        await ask("Reverse a list in Python.", { temperature: 1.5, seed: 42 });
+        const other = await ask(question, { temperature: 1.5, seed: 7 });
+        assert.equal(again, first, "the same seed gives the same answer");
+        assert.notEqual(other, first, "another seed draws another answer (at temperature 1.5 over 24 tokens)");
+        const greedyA = await ask(question, { temperature: 0, seed: 1 });
+        const greedyB = await ask(question, { temperature: 0, seed: 2 });
+        assert.equal(greedyB, greedyA, "at temperature 0 the seed does not matter");
+        assert.notEqual(greedyA, first, "temperature 1.5 is not greedy");
+    });
+
     test("completions: streamed and not give the same greedy text", async () => {
         const whole = await complete(pythonPrefix);
         const stream = await client.completions.create({ model, prompt: pythonPrefix, max_tokens: 24, stream: true });

@@ -30,6 +30,13 @@ const chat = z.object({
         .refine((messages) => messages.reduce((total, message) => total + message.content.length, 0) <= maxTextChars, `the messages together must be at most ${maxTextChars} characters`),
     maxTokens: z.number().int().min(16).max(32_768),
     enableThinking: z.boolean(),
+    sampling: z.object({
+        temperature: z.number().min(0).max(2).optional(),
+        topP: z.number().min(0).max(1).optional(),
+        topK: z.number().int().min(0).max(1_000_000).optional(),
+        // the native sampler's seed is 32 bits
+        seed: z.number().int().min(0).max(0xffff_ffff).optional()
+    }).strict().optional(),
     stream: z.boolean()
 });
 

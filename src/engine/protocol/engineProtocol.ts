@@ -93,10 +93,22 @@ export interface ChatMessage {
     content: string;
 }
 
+/** Chat sampling overrides; each field left out keeps the TaH reference's evaluation setting. */
+export interface ChatSampling {
+    /** 0 = greedy */
+    temperature?: number;
+    topP?: number;
+    /** 0 = off */
+    topK?: number;
+    /** The same seed (and request) gives the same answer; without one each request draws a fresh seed. */
+    seed?: number;
+}
+
 export interface ChatParams {
     messages: ChatMessage[];
     maxTokens: number;
     enableThinking: boolean;
+    sampling?: ChatSampling;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
 }

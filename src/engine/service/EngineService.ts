@@ -2,7 +2,7 @@ import { LlamaLogLevel } from "node-llama-cpp";
 import path from "node:path";
 import { StepQueue, type StepPriority } from "../evaluator/StepQueue.js";
 import { TahContext } from "../evaluator/TahContext.js";
-import { greedy } from "../evaluator/sampling.js";
+import { greedy, referenceSampling, type SamplingOptions } from "../evaluator/sampling.js";
 import type { GenerationSummary } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
@@ -60,8 +60,16 @@ function answerReserve(maxTokens: number, contextSize: number): number {
     return Math.min(maxTokens, Math.floor(contextSize / 2));
 }
 
-/** Chat sampling: the reference's evaluation settings for TaH models. */
-const chatSampling = { temperature: 0.6, topK: 20, topP: 0.95, minP: 0, seed: 0 };
+/** Chat sampling: the reference's evaluation settings for TaH models, under the request's own choices. */
+function chatSamplingOf(requested: ChatParams["sampling"]): SamplingOptions {
+    return {
+        temperature: requested?.temperature ?? referenceSampling.temperature,
+        topK: requested?.topK ?? referenceSampling.topK,
+        topP: requested?.topP ?? referenceSampling.topP,
+        minP: referenceSampling.minP,
+        seed: requested?.seed ?? Math.floor(Math.random() * 0x1_0000_0000)
+    };
+}
 
 /** What the engine process does, independent of how requests reach it. */
 export class EngineService {
@@ -232,7 +240,7 @@ export class EngineService {
         let text = "";
         const summary = await context.sequence(chatSequenceOf.chat).generateEach(prompt.tokens, {
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
-            sampling: { ...chatSampling, seed: Math.floor(Math.random() * 0xffffffff) },
+            sampling: chatSamplingOf(params.sampling),
             threshold: this.threshold(loaded),
             renderSpecialTokens: true,
             signal
