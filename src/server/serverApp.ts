@@ -1,8 +1,10 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { remoteEngineMethods, remoteEnginePath } from "../engine/protocol/remoteEngine.js";
 import { checkBearer, checkLoopbackHostHeader, isLoopbackHost } from "./auth.js";
 import { chatCompletions } from "./chatCompletions.js";
 import { completions } from "./completions.js";
+import { engineRoute } from "./engineRoute.js";
 import { HttpError, toHttpError } from "./HttpError.js";
 import { infill } from "./infill.js";
 import { ServerMetrics } from "./ServerMetrics.js";
@@ -71,7 +73,8 @@ const routes: Record<string, Route> = {
     "/v1/completions": { method: "POST", handler: completions },
     "/completions": { method: "POST", handler: completions },
     "/infill": { method: "POST", handler: infill },
-    "/metrics": { method: "GET", handler: metrics }
+    "/metrics": { method: "GET", handler: metrics },
+    ...Object.fromEntries(remoteEngineMethods.map((method) => [`${remoteEnginePath}${method}`, { method: "POST", handler: engineRoute(method) } satisfies Route]))
 };
 
 /** An error after a stream began: one `data: {error}` event (what OpenAI's clients raise), then the end. */

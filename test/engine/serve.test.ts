@@ -38,6 +38,14 @@ class SpiedEngine implements ServeEngine {
         return this.service.chat(...args);
     }
 
+    analyze(...args: Parameters<EngineService["analyze"]>): ReturnType<EngineService["analyze"]> {
+        return this.service.analyze(...args);
+    }
+
+    tokenCount(...args: Parameters<EngineService["tokenCount"]>): ReturnType<EngineService["tokenCount"]> {
+        return this.service.tokenCount(...args);
+    }
+
     async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
         await this.gate;
         let tokens = 0;
