@@ -13,6 +13,8 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import type { CompletionParams, CompletionResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import { EngineService } from "../../src/engine/service/EngineService.js";
+import { RemoteEngineClient } from "../../src/engineClient/RemoteEngineClient.js";
+import { remoteEngineSettings } from "../../src/engineHost/EngineConnection.js";
 import type { ServeEngine } from "../../src/server/requestContext.js";
 import { startServer, type RunningServer } from "../../src/server/serverApp.js";
 import { testGpu } from "./engineHarness.js";
@@ -222,6 +224,31 @@ describe("tah serve on the default model", () => {
             client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], max_tokens: 8 }).then(() => "chat")
         ]);
         assert.deepEqual(together, [...alone, "chat"]);
+    });
+
+    test("the remote engine protocol gives an extension the same tokens and difficulty as the engine itself", async () => {
+        const remote = new RemoteEngineClient({ url: server.url, token: () => Promise.resolve(apiKey), log: () => undefined });
+        try {
+            const models = await remote.load(remoteEngineSettings(server.url), () => undefined);
+            assert.equal(models.chat.kind, "tah");
+            const params = { prefix: pythonPrefix, suffix: "\n", maxTokens: 16, maxMs: 30_000, maxLines: 4, stream: true };
+            // each call after the first reuses the same cached prompt: a prompt evaluated from another cached prefix
+            // would differ in the last digits of its floats
+            await service.complete(params, () => undefined, new AbortController().signal);
+            const streamed: TokenView[] = [];
+            const over = await remote.request("complete", params, { onEvent: (event) => { if (event.kind === "token") streamed.push(event.token); } });
+            const local = await service.complete(params, () => undefined, new AbortController().signal);
+            assert.ok(local.tokens.length > 0);
+            assert.deepEqual(over.tokens, local.tokens, "P(hard), iterated and candidates of each token, as the engine computed them");
+            assert.deepEqual(streamed, local.tokens);
+            const text = "def add(a, b):\n    return a + b\n";
+            const analyzed = (await remote.request("analyze", { text })).tokens;
+            assert.ok(analyzed.length > 0);
+            assert.deepEqual(analyzed, (await service.analyze({ text }, new AbortController().signal)).tokens);
+            assert.deepEqual(await remote.request("tokenCount", { text }), service.tokenCount({ text }));
+        } finally {
+            remote.dispose();
+        }
     });
 
     test("a client that disconnects cancels its generation in the engine", async () => {
