@@ -3,6 +3,8 @@ import type { EngineMethod } from "../protocol/engineProtocol.js";
 
 /** Bounds on what a request may ask for: a request beyond them is refused, not attempted. */
 const maxTextChars = 2_000_000;
+/** The most parallel sequences per role (tah serve --parallel refuses more too). */
+export const maxParallel = 64;
 /** The most threads the engine runs on (the CLI refuses more too). */
 export const maxThreads = 256;
 
@@ -12,7 +14,8 @@ const settings = z.object({
     gpu: z.enum(["auto", "cpu", "vulkan", "cuda"]),
     threads: z.number().int().min(0).max(maxThreads),
     contextSize: z.number().int().min(512).max(131_072),
-    threshold: z.number().min(0).max(1).nullable()
+    threshold: z.number().min(0).max(1).nullable(),
+    parallel: z.number().int().min(1).max(maxParallel).optional()
 });
 
 const complete = z.object({

@@ -19,6 +19,8 @@ export interface EngineSettings {
     contextSize: number;
     /** null = the model's own threshold */
     threshold: number | null;
+    /** Generation sequences per role, each answering one request at a time (tah serve --parallel); absent = 1. */
+    parallel?: number;
 }
 
 export interface CandidateView {

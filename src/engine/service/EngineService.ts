@@ -13,6 +13,7 @@ import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     LoadedModels, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
+import { SlotPool, type Slot } from "./SlotPool.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
@@ -32,14 +33,22 @@ function logLevelOf(level: LlamaLogLevel): "debug" | "warn" | "error" {
 /** Where each conversion stage starts, as a share of the whole (the backbone's bytes dominate). */
 const stageFraction: Record<ConvertStage, number> = { read: 0, backbone: 0.1, quantize: 0.7, lora: 0.85, decider: 0.95, done: 1 };
 
-/** Sequences of the chat model's context: chat and file analysis side by side. */
-const chatSequenceOf = { chat: 0, analysis: 1 } as const;
+/**
+ * Sequences of a role's context: `parallel` for its generations (0 … parallel − 1; one in the extension, more under
+ * tah serve --parallel), and in the chat model's context file analysis after them.
+ */
+const analysisSequenceOf = (parallel: number): number => parallel;
+
+/** Requests that may wait for a free sequence of a role once all of its parallel sequences are in use. */
+const maxWaitingForSlot = 64;
 
 /** A model serving one role, in a context of its own. */
 interface Role {
     model: TahModel;
     context: TahContext;
     summary: ModelSummary;
+    /** The generation sequences, spread over concurrent requests; undefined with one (sequence 0, shared in turn). */
+    slots: SlotPool | undefined;
 }
 
 interface Loaded {
@@ -134,8 +143,9 @@ export class EngineService {
             if (!shared)
                 models.push(completionModel);
             const threads = settings.threads > 0 ? settings.threads : patched.llama.cpuMathCores;
-            const chat = await this.role(chatModel, settings.modelPath, settings, threads, "background", Object.keys(chatSequenceOf).length);
-            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", 1);
+            const parallel = settings.parallel ?? 1;
+            const chat = await this.role(chatModel, settings.modelPath, settings, threads, "background", parallel, 1);
+            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", parallel, 0);
             this.loaded = { settings, chat, completion };
             report(1, "ready");
             for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
@@ -148,8 +158,8 @@ export class EngineService {
         }
     }
 
-    private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, sequences: number): Promise<Role> {
-        const context = await TahContext.create(model, { sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority });
+    private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, parallel: number, extraSequences: number): Promise<Role> {
+        const context = await TahContext.create(model, { sequences: parallel + extraSequences, contextSize: settings.contextSize, threads, steps: this.steps, priority });
         const summary: ModelSummary = {
             name: model.name,
             kind: model.kind,
@@ -162,7 +172,12 @@ export class EngineService {
             hasChatTemplate: model.chatTemplate !== undefined,
             vocabularySize: model.vocabularySize
         };
-        return { model, context, summary };
+        return { model, context, summary, slots: parallel > 1 ? new SlotPool(parallel, maxWaitingForSlot) : undefined };
+    }
+
+    /** A generation sequence of the role for one request: its own under --parallel, else sequence 0 in turn. */
+    private slotOf(role: Role, signal: AbortSignal): Promise<Slot> {
+        return role.slots === undefined ? Promise.resolve({ index: 0, release: () => undefined }) : role.slots.acquire(signal);
     }
 
     async unload(): Promise<void> {
@@ -189,18 +204,19 @@ export class EngineService {
         const { model, context } = loaded.completion;
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
-        const sequence = context.sequence(0);
+        const slot = await this.slotOf(loaded.completion, signal);
 
         const tokens: TokenView[] = [];
         let text = "";
-        const summary = await sequence.generateEach(prompt.tokens, {
+        const summary = await context.sequence(slot.index).generateEach(prompt.tokens, {
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: greedy,
             threshold: this.threshold(loaded),
             maxDecodeMs: params.maxMs,
             isStopToken: (token) => model.isMarkupToken(token),
             isDone: (generated) => generated.split("\n").length > params.maxLines,
-            // the newest keystroke's completion is the one that counts: older ones still waiting are dropped
+            // the newest keystroke's completion is the one that counts: older ones still waiting are dropped (with
+            // parallel sequences each request has one of its own, and nothing waits for it)
             supersedesWaiting: true,
             signal
         }, (generated) => {
@@ -208,7 +224,7 @@ export class EngineService {
             const view = tokenView(model, generated.token, generated.text, generated.record);
             tokens.push(view);
             onToken(view);
-        });
+        }).finally(slot.release);
         this.account(summary);
         if (summary.stopReason === "done") {
             // the last token ran past the line limit: keep the text up to it
@@ -238,7 +254,8 @@ export class EngineService {
         const { model, context } = loaded.chat;
         const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize), params.enableThinking);
         let text = "";
-        const summary = await context.sequence(chatSequenceOf.chat).generateEach(prompt.tokens, {
+        const slot = await this.slotOf(loaded.chat, signal);
+        const summary = await context.sequence(slot.index).generateEach(prompt.tokens, {
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: chatSamplingOf(params.sampling),
             threshold: this.threshold(loaded),
@@ -247,7 +264,7 @@ export class EngineService {
         }, (generated) => {
             text += generated.text;
             onToken(tokenView(model, generated.token, generated.text, generated.record));
-        });
+        }).finally(slot.release);
         this.account(summary);
         return {
             text,
@@ -281,7 +298,7 @@ export class EngineService {
         const tokens = all.slice(0, loaded.settings.contextSize);
         if (tokens.length === 0)
             return { tokens: [], truncated: false, ms: 0 };
-        const result = await context.sequence(chatSequenceOf.analysis).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
+        const result = await context.sequence(analysisSequenceOf(loaded.settings.parallel ?? 1)).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
         return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length || text.length < params.text.length, ms: performance.now() - started };
     }
 
