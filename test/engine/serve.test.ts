@@ -132,7 +132,7 @@ describe("tah serve on the default model", () => {
         assert.ok(usage.prompt_tokens > 0);
         assert.equal(choice.tah_tokens.length, usage.completion_tokens);
         assert.ok(usage.completion_tokens >= 1 && usage.completion_tokens <= 16);
-        assert.deepEqual(usage.iter_counts, [choice.tah_tokens.filter((token) => token.iterated).length]);
+        assert.deepEqual(usage.iter_counts, choice.tah_tokens.map((token) => (token.iterated ? 2 : 1)), "upstream TaH2's shape: each answer token's passes");
         assert.equal(choice.tah_tokens.map((token) => token.text).join(""), choice.message.content);
         for (const token of choice.tah_tokens) {
             assert.ok(token.p_hard >= 0 && token.p_hard <= 1);
@@ -152,7 +152,8 @@ describe("tah serve on the default model", () => {
         }
         assert.ok(usage !== undefined && usage.completion_tokens >= 1);
         assert.ok(finish === "stop" || finish === "length");
-        assert.equal(usage.iter_counts.length, 1);
+        assert.equal(usage.iter_counts.length, usage.completion_tokens);
+        assert.ok(usage.iter_counts.every((passes) => passes === 1 || passes === 2));
         assert.ok(text.length > 0 || finish === "stop");
     });
 
@@ -206,7 +207,7 @@ describe("tah serve on the default model", () => {
         assert.equal(typeof body.content, "string");
         assert.ok(body.timings.predicted_n >= 1 && body.timings.prompt_n > 0);
         assert.equal(typeof body.tokens_cached, "number");
-        assert.equal(body.usage.iter_counts.length, 1);
+        assert.equal(body.usage.iter_counts.length, body.timings.predicted_n);
     });
 
     test("concurrent requests are answered exactly as each alone", async () => {
