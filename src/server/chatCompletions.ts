@@ -44,7 +44,7 @@ export async function chatCompletions(context: RequestContext): Promise<void> {
     });
 
     const engineRun = (onToken: (token: TokenView) => void, signal: AbortSignal): ReturnType<typeof context.engine.chat> =>
-        context.engine.chat({ messages, maxTokens, enableThinking: request.chat_template_kwargs?.enable_thinking ?? false, sampling: chatSamplingOf(request), stream: true }, onToken, signal);
+        context.engine.chat({ messages, maxTokens, enableThinking: request.chat_template_kwargs?.enable_thinking ?? false, sampling: chatSamplingOf(request), stream: true, promptIterations: withDifficulty }, onToken, signal);
 
     if (request.stream !== true) {
         const generation = await context.inTurn(() => generate(engineRun, { stops: stopList(request.stop), signal: context.signal }));

@@ -29,7 +29,7 @@ export async function infill(context: RequestContext): Promise<void> {
     await context.inTurn(async () => {
         const stream = request.stream === true ? new SseStream(context.response) : undefined;
         const generation = await generate(
-            (onToken, signal) => context.engine.complete({ prefix, suffix: request.input_suffix, maxTokens, maxMs, maxLines: unlimitedLines, stream: true }, onToken, signal),
+            (onToken, signal) => context.engine.complete({ prefix, suffix: request.input_suffix, maxTokens, maxMs, maxLines: unlimitedLines, stream: true, promptIterations: request.tah_difficulty === true }, onToken, signal),
             {
                 stops: request.stop ?? [],
                 nIndent: request.n_indent ?? 0,

@@ -1,7 +1,8 @@
 /**
  * TaH's signal in the server's answers. `usage.iter_counts` / `usage.prompt_iter_counts` have the names and shape of
  * upstream TaH2's server (tah2/minisgl): one entry per token of the answer (of the prompt), the passes the model made
- * for it (1, or 2 where a TaH v1 model iterated), and `[]` where the engine does not report them. `tah_tokens`
+ * for it (1, or 2 where a TaH v1 model iterated), and `[]` where the engine does not report them (the prompt's are
+ * reported when the request asks for `tah_difficulty`). `tah_tokens`
  * (asked for with `tah_difficulty: true`) gives each answer token's P(hard) and whether it iterated.
  */
 import type { ModelSummary, TokenView } from "../engine/protocol/engineProtocol.js";
@@ -14,7 +15,10 @@ export interface TahUsage {
     total_tokens: number | null;
     /** Per answer token, the passes that produced it: 1, or 2 where it iterated (a plain model: always 1). */
     iter_counts: number[];
-    /** Per prompt token, the same; `[]` as upstream answers when its engine does not supply them (this one does not yet). */
+    /**
+     * Per prompt token, the same, when the request asked for `tah_difficulty` (the prompt is then evaluated whole);
+     * `[]` otherwise, as upstream answers when its engine does not supply them (and when a stop string cut the call).
+     */
     prompt_iter_counts: number[];
 }
 
@@ -34,7 +38,7 @@ export function usageOf(generation: Generation, kind: ModelSummary["kind"] | und
         completion_tokens: completion,
         total_tokens: generation.promptTokens === null ? null : generation.promptTokens + completion,
         iter_counts: generation.tokens.map((token) => (kind === "tah" && token.iterated ? 2 : 1)),
-        prompt_iter_counts: []
+        prompt_iter_counts: generation.promptIterated?.map((iterated) => (kind === "tah" && iterated ? 2 : 1)) ?? []
     };
 }
 

@@ -140,6 +140,20 @@ describe("tah serve on the default model", () => {
         }
     });
 
+    test("usage.prompt_iter_counts: each prompt token's passes when tah_difficulty is asked, the same when asked again", async () => {
+        const ask = async (difficulty: boolean): Promise<{ prompt_tokens: number; prompt_iter_counts: number[] }> => (await client.completions.create({
+            model, prompt: pythonPrefix, max_tokens: 4, ...(difficulty ? { tah_difficulty: true } : {})
+        } as OpenAI.CompletionCreateParamsNonStreaming)).usage as unknown as { prompt_tokens: number; prompt_iter_counts: number[] };
+        assert.deepEqual((await ask(false)).prompt_iter_counts, [], "not asked: not reported (the prompt comes from the cache)");
+        // the second ask finds the same prompt cached: it must still be evaluated whole to know each token's pass
+        const first = await ask(true);
+        const again = await ask(true);
+        assert.equal(first.prompt_iter_counts.length, first.prompt_tokens);
+        assert.ok(first.prompt_iter_counts.every((passes) => passes === 1 || passes === 2));
+        assert.ok(first.prompt_iter_counts.includes(2) && first.prompt_iter_counts.includes(1), JSON.stringify(first.prompt_iter_counts));
+        assert.deepEqual(again.prompt_iter_counts, first.prompt_iter_counts);
+    });
+
     test("chat, streamed: deltas and a final usage", async () => {
         const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: "Say hello in Python." }], max_tokens: 12, stream: true, stream_options: { include_usage: true } });
         let text = "";

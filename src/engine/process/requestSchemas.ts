@@ -24,7 +24,8 @@ const complete = z.object({
     maxTokens: z.number().int().min(1).max(512),
     maxMs: z.number().int().min(50).max(30_000),
     maxLines: z.number().int().min(1).max(100),
-    stream: z.boolean()
+    stream: z.boolean(),
+    promptIterations: z.boolean().optional()
 });
 
 const chat = z.object({
@@ -40,7 +41,8 @@ const chat = z.object({
         // the native sampler's seed is 32 bits
         seed: z.number().int().min(0).max(0xffff_ffff).optional()
     }).strict().optional(),
-    stream: z.boolean()
+    stream: z.boolean(),
+    promptIterations: z.boolean().optional()
 });
 
 const analyze = z.object({ text: z.string().max(maxTextChars) });

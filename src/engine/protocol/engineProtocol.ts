@@ -75,6 +75,8 @@ export interface CompletionParams {
     maxLines: number;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
+    /** Report whether each prompt token iterated (promptIterated): the prompt is then evaluated whole, without the cache. */
+    promptIterations?: boolean;
 }
 
 export interface CompletionResult {
@@ -88,6 +90,8 @@ export interface CompletionResult {
     decodeMs: number;
     /** The engine's running totals after this request (what the status bar shows). */
     stats: EngineStats;
+    /** Per prompt token, whether it iterated: only when promptIterations was asked. */
+    promptIterated?: boolean[];
 }
 
 export interface ChatMessage {
@@ -113,6 +117,8 @@ export interface ChatParams {
     sampling?: ChatSampling;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
+    /** Report whether each prompt token iterated (promptIterated): the prompt is then evaluated whole, without the cache. */
+    promptIterations?: boolean;
 }
 
 export interface ChatResult {
@@ -126,6 +132,8 @@ export interface ChatResult {
     tokensPerSecond: number;
     /** The engine's running totals after this request (what the status bar shows). */
     stats: EngineStats;
+    /** Per prompt token, whether it iterated: only when promptIterations was asked. */
+    promptIterated?: boolean[];
 }
 
 export interface TokenCountParams {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { StepQueue, type StepPriority } from "../evaluator/StepQueue.js";
 import { TahContext } from "../evaluator/TahContext.js";
 import { greedy, referenceSampling, type SamplingOptions } from "../evaluator/sampling.js";
-import type { GenerationSummary } from "../evaluator/TahSequence.js";
+import type { GenerationSummary, TahSequence } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
 import { EngineError, engineErrorCodeOf } from "../protocol/EngineError.js";
@@ -78,6 +78,16 @@ function chatSamplingOf(requested: ChatParams["sampling"]): SamplingOptions {
         minP: referenceSampling.minP,
         seed: requested?.seed ?? Math.floor(Math.random() * 0x1_0000_0000)
     };
+}
+
+/**
+ * Whether each prompt token iterated, when asked: known only if the whole prompt was evaluated by this request
+ * (nothing came from the cache, which another request on the sequence could have refilled in between).
+ */
+function promptIterated(asked: boolean | undefined, summary: GenerationSummary): { promptIterated?: boolean[] } {
+    if (asked !== true || summary.reusedTokens > 0 || summary.promptRecords.length !== summary.promptTokens)
+        return {};
+    return { promptIterated: summary.promptRecords.map((record) => record.iterated) };
 }
 
 /** What the engine process does, independent of how requests reach it. */
@@ -175,6 +185,17 @@ export class EngineService {
         return { model, context, summary, slots: parallel > 1 ? new SlotPool(parallel, maxWaitingForSlot) : undefined };
     }
 
+    /**
+     * When a request asks whether each prompt token iterated: the sequence's cache is dropped first (a token taken from
+     * the cache is not evaluated again, so its pass would be unknown) and every prompt position is recorded.
+     */
+    private async promptRecordsFrom(sequence: TahSequence, asked: boolean | undefined, signal: AbortSignal): Promise<{ promptRecordsFrom?: number }> {
+        if (asked !== true)
+            return {};
+        await sequence.evaluate([], { keep: 0, signal });
+        return { promptRecordsFrom: 0 };
+    }
+
     /** A generation sequence of the role for one request: its own under --parallel, else sequence 0 in turn. */
     private slotOf(role: Role, signal: AbortSignal): Promise<Slot> {
         return role.slots === undefined ? Promise.resolve({ index: 0, release: () => undefined }) : role.slots.acquire(signal);
@@ -205,10 +226,15 @@ export class EngineService {
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
         const slot = await this.slotOf(loaded.completion, signal);
+        const promptRecordsFrom = await this.promptRecordsFrom(context.sequence(slot.index), params.promptIterations, signal).catch((error: unknown) => {
+            slot.release();
+            throw error;
+        });
 
         const tokens: TokenView[] = [];
         let text = "";
         const summary = await context.sequence(slot.index).generateEach(prompt.tokens, {
+            ...promptRecordsFrom,
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: greedy,
             threshold: this.threshold(loaded),
@@ -245,7 +271,8 @@ export class EngineService {
             mode: prompt.mode,
             prefillMs: summary.prefillMs,
             decodeMs: summary.decodeMs,
-            stats: this.status().stats
+            stats: this.status().stats,
+            ...promptIterated(params.promptIterations, summary)
         };
     }
 
@@ -255,7 +282,12 @@ export class EngineService {
         const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize), params.enableThinking);
         let text = "";
         const slot = await this.slotOf(loaded.chat, signal);
+        const promptRecordsFrom = await this.promptRecordsFrom(context.sequence(slot.index), params.promptIterations, signal).catch((error: unknown) => {
+            slot.release();
+            throw error;
+        });
         const summary = await context.sequence(slot.index).generateEach(prompt.tokens, {
+            ...promptRecordsFrom,
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: chatSamplingOf(params.sampling),
             threshold: this.threshold(loaded),
@@ -275,7 +307,8 @@ export class EngineService {
             generatedTokens: summary.generatedTokens,
             iteratedTokens: summary.iteratedTokens,
             tokensPerSecond: summary.decodeMs > 0 ? (summary.generatedTokens / summary.decodeMs) * 1000 : 0,
-            stats: this.status().stats
+            stats: this.status().stats,
+            ...promptIterated(params.promptIterations, summary)
         };
     }
 
