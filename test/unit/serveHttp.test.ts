@@ -166,6 +166,21 @@ describe("tah serve, OpenAI chat", () => {
         assert.deepEqual(calls, [{ name: "get_weather", arguments: "{\"city\":\"Oslo\"}" }]);
     });
 
+    test("streamed with tools, a <tool_call> that cannot be a call streams as text as it comes, not held to the end", async () => {
+        engine.answer = () => ["Sure: <tool_call> not json", " and more", " text"];
+        const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], tools: [weatherTool], stream: true });
+        const contents: string[] = [];
+        let finish: string | null = null;
+        for await (const chunk of stream) {
+            const content = chunk.choices[0]?.delta.content ?? "";
+            if (content !== "")
+                contents.push(content);
+            finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+        assert.deepEqual(contents, ["Sure: <tool_call> not json", " and more", " text"]);
+        assert.equal(finish, "stop");
+    });
+
     test("tool_choice none leaves the tools out and the text as it is", async () => {
         engine.answer = () => ["<tool_call>{\"name\": \"x\"}</tool_call>"];
         const answer = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], tools: [weatherTool], tool_choice: "none" });
