@@ -1,5 +1,5 @@
 /**
- * tsx bench/serveLoad.ts [--seconds 60] [--clients 8] [--burst 200] [--threads 1] [--model DIR] [--out FILE]
+ * tsx bench/serveLoad.ts [--seconds 60] [--clients 8] [--burst 200] [--threads 1] [--parallel 1] [--model DIR] [--out FILE]
  *
  * A load test of `tah serve` on loopback: the server runs as its own process (as a user runs it) on the shipped
  * default model; N clients (8) loop for the given time, each request a chat (the official openai client) or an
@@ -22,6 +22,7 @@ const { values } = parseArgs({
         clients: { type: "string", default: "8" },
         burst: { type: "string", default: "200" },
         threads: { type: "string", default: "1" },
+        parallel: { type: "string", default: "1" },
         "queue-size": { type: "string", default: "16" },
         model: { type: "string" },
         out: { type: "string" }
@@ -54,7 +55,7 @@ const chatQuestions = ["Write a Python function that reverses a string.", "What 
 
 async function startServerProcess(): Promise<{ url: string; stop: () => Promise<void> }> {
     const child = spawn(process.execPath, [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), path.join(root, "src", "cli", "main.ts"), "serve",
-        "--model", modelDir, "--threads", values.threads, "--port", "0", "--api-key", apiKey, "--gpu", "cpu", "--ctx-size", "1024", "--queue-size", values["queue-size"]], { stdio: ["ignore", "pipe", "inherit"] });
+        "--model", modelDir, "--threads", values.threads, "--port", "0", "--api-key", apiKey, "--gpu", "cpu", "--ctx-size", "1024", "--queue-size", values["queue-size"], "--parallel", values.parallel], { stdio: ["ignore", "pipe", "inherit"] });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const url = await new Promise<string>((resolve, reject) => {
         child.once("exit", (code) => reject(new Error(`tah serve exited with ${code} before listening`)));
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
         };
         const all = [...stats.chat.latenciesMs, ...stats.infill.latenciesMs].sort((a, b) => a - b);
         const report = {
-            clients, seconds: Number(steadySeconds.toFixed(1)), threads: Number(values.threads), queueSize: Number(values["queue-size"]),
+            clients, seconds: Number(steadySeconds.toFixed(1)), threads: Number(values.threads), parallel: Number(values.parallel), queueSize: Number(values["queue-size"]),
             throughputPerSecond: Number((all.length / steadySeconds).toFixed(2)),
             all: { requests: all.length, errors: stats.chat.errors + stats.infill.errors, p50Ms: Math.round(percentile(all, 50)), p95Ms: Math.round(percentile(all, 95)) },
             chat: summarize(stats.chat),

@@ -16,7 +16,7 @@ import { EngineHost } from "./engineHost/EngineHost.js";
 import { describeEngineError, errorSentence } from "./engineHost/errorMessages.js";
 import { languageModelVendor } from "./languageModels/chatModelInformation.js";
 import { TahChatModelProvider } from "./languageModels/TahChatModelProvider.js";
-import { chatSettings, engineSettings, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
+import { chatSettings, engineSettings, engineUrl, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
 import { chatViewId, commandIds } from "./ui/commandIds.js";
 import { showMenu } from "./ui/menu.js";
 import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
@@ -38,7 +38,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     const log = vscode.window.createOutputChannel("TaH Copilot", { log: true });
     const bundled = vscode.Uri.joinPath(context.extensionUri, "models", "tah-code-default").fsPath;
     setBundledModel(existsSync(path.join(bundled, "tah-model.json")) ? bundled : undefined);
-    const engine = new EngineHost(vscode.Uri.joinPath(context.extensionUri, "dist", "engine.mjs").fsPath, log);
+    const engine = new EngineHost(vscode.Uri.joinPath(context.extensionUri, "dist", "engine.mjs").fsPath, log, context.secrets);
     const store = new DifficultyStore();
     const heatmap = new HeatmapDecorations(store);
     const status = new StatusBar();
@@ -54,7 +54,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     });
 
     let stats: EngineStats | undefined;
-    const refreshStatus = (): void => status.update(engine.state, stats, engineSettings() !== undefined, inlineCompletionSettings().enabled);
+    const refreshStatus = (): void => status.update(engine.state, stats, engineUrl() !== undefined || engineSettings() !== undefined, inlineCompletionSettings().enabled, engine.location);
     const completionService = new InlineCompletionService((params, options) => engine.complete(params, options), inlineCompletionSettings);
     const completionProvider = new TahInlineCompletionProvider(completionService, inlineCompletionSettings, log, (suggestion, where) => preview.update(suggestion, where));
 
@@ -62,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     context.subscriptions.push(
         log, engine, heatmap, status, chat, preview, languageModels,
         engine.onDidChangeState(refreshStatus),
+        engine.onDidChangeLocation(refreshStatus),
         engine.onDidUpdateStats((result) => {
             stats = result.stats;
             refreshStatus();
@@ -95,6 +96,14 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
         vscode.commands.registerCommand(commandIds.toggleHeatmap, () => heatmap.setEnabled(!heatmap.isEnabled)),
         vscode.commands.registerCommand(commandIds.convertCheckpoint, () => convertCheckpointCommand(engine, log)),
         vscode.commands.registerCommand(commandIds.showCompletionPreview, () => preview.show()),
+        vscode.commands.registerCommand(commandIds.setEngineToken, async () => {
+            const token = await vscode.window.showInputBox({
+                title: "TaH: the remote engine's token", prompt: "The --api-key its tah serve was started with (empty: none). Kept in VS Code's secret storage.",
+                password: true, ignoreFocusOut: true
+            });
+            if (token !== undefined)
+                await engine.setEngineToken(token.trim());
+        }),
         vscode.commands.registerCommand(completionAcceptedCommand, (...args: unknown[]) => {
             const accepted = acceptedArguments(args);
             if (accepted !== undefined)

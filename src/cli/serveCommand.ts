@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { GpuSetting } from "../engine/protocol/engineProtocol.js";
+import { maxParallel } from "../engine/process/requestSchemas.js";
 import { EngineService } from "../engine/service/EngineService.js";
 import { isLoopbackHost } from "../server/auth.js";
 import { stdoutLog } from "../server/requestLog.js";
@@ -10,7 +11,7 @@ import { UsageError } from "./UsageError.js";
 
 export const serveUsage = `tah serve --model PATH [--host H] [--port P] [--api-key KEY | --api-key-file FILE] [--threads N]
           [--ctx-size N] [--gpu auto|cpu|vulkan|cuda] [--threshold T] [--alias NAME] [--n-predict N]
-          [--max-tokens N] [--queue-size N] [--max-body BYTES] [--timeout S]
+          [--max-tokens N] [--queue-size N] [--max-body BYTES] [--timeout S] [--parallel N]
 
 An HTTP server on the engine: OpenAI's /v1/chat/completions, /v1/completions and /v1/models, llama-server's
 /infill, /health and /metrics (Prometheus). Listens on 127.0.0.1:8080 unless told otherwise; beyond loopback an
@@ -18,7 +19,8 @@ API key is required, and every request but /health must then send Authorization:
 line per request on stdout. See docs/serve.md.
   --n-predict    answer budget when a request names none (256)    --max-tokens  the most a request may ask (4096)
   --queue-size   requests that may wait (16; 429 beyond)         --max-body    request body limit (1048576)
-  --timeout      decoding budget of one answer, seconds (600)    --ctx-size    tokens per sequence (4096)`;
+  --timeout      decoding budget of one answer, seconds (600)    --ctx-size    tokens per sequence (4096)
+  --parallel     requests answered at once, each on its own sequence of --ctx-size tokens (1)`;
 
 function integer(value: string | undefined, name: string, fallback: number, min: number): number {
     if (value === undefined)
@@ -57,7 +59,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
             "max-tokens": { type: "string" },
             "queue-size": { type: "string" },
             "max-body": { type: "string" },
-            timeout: { type: "string" }
+            timeout: { type: "string" },
+            parallel: { type: "string" }
         }
     });
     if (values.model === undefined)
@@ -80,6 +83,9 @@ export async function serveCommand(argv: string[]): Promise<void> {
         maxDecodeMs: integer(values.timeout, "--timeout", 600, 1) * 1000
     };
 
+    const parallel = integer(values.parallel, "--parallel", 1, 1);
+    if (parallel > maxParallel)
+        throw new UsageError(`--parallel must be at most ${maxParallel}, not ${parallel}`);
     const engine = new EngineService((level, message) => stdoutLog({ level, msg: "engine", message }));
     // Ctrl-C while the model loads stops the load; once it is up, the server's own handler below takes over
     const loading = sigintAbort();
@@ -89,10 +95,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
         gpu: values.gpu as GpuSetting,
         threads: integer(values.threads, "--threads", 0, 0),
         contextSize: integer(values["ctx-size"], "--ctx-size", 4096, 64),
-        threshold
+        threshold,
+        parallel
     }, (fraction, stage) => stdoutLog({ level: "debug", msg: "loading", fraction, stage }), loading.signal).finally(() => loading.dispose());
-    const server = await startServer(engine, { host: values.host, port, apiKey, modelName: values.alias ?? summary.name, limits, log: stdoutLog });
-    stdoutLog({ level: "info", msg: "listening", url: server.url, model: summary.name, kind: summary.kind, backend: summary.backend, threads: summary.threads, context_size: summary.contextSize, auth: apiKey !== undefined });
+    const server = await startServer(engine, { host: values.host, port, apiKey, modelName: values.alias ?? summary.name, limits, parallel, log: stdoutLog });
+    stdoutLog({ level: "info", msg: "listening", url: server.url, parallel, model: summary.name, kind: summary.kind, backend: summary.backend, threads: summary.threads, context_size: summary.contextSize, auth: apiKey !== undefined });
 
     await new Promise<void>((resolve) => {
         const stop = (): void => {

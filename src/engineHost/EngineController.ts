@@ -12,7 +12,11 @@ export type EngineState =
     /** The process ended unexpectedly (crash, no answer); the model is loaded again in a fresh one. */
     | { kind: "crashed"; error: EngineError };
 
-/** What the controller needs of the engine process (EngineClient in the product, which never loads on its own). */
+/**
+ * What the controller needs of the engine process (EngineClient in the product, which never loads on its own; or a
+ * remote `tah serve`, whose load only connects: the server's own models are what it serves, so its states map as
+ * connecting = loading, connected = ready with the server's models, unreachable or refused = failed until Retry).
+ */
 export interface EngineProcess {
     load(settings: EngineSettings, onProgress: (fraction: number) => void): Promise<LoadedModels>;
     /** Ends the process on purpose; the next request starts a fresh one. */
@@ -44,6 +48,9 @@ export interface EngineControllerOptions {
 
 /** Ends of the process, not answers about the request: the exit handler decides what follows. */
 const processLoss = new Set(["crashed", "timeout", "stopped"]);
+
+/** Ends of a remote engine's connection (EngineConnection): not restarted in a loop, since its server is elsewhere. */
+const remoteLoss = new Set(["unreachable", "unauthorized"]);
 
 function sameSettings(a: EngineSettings, b: EngineSettings): boolean {
     return JSON.stringify(a) === JSON.stringify(b);
@@ -214,6 +221,11 @@ export class EngineController {
         // a failed load is not retried by a crash either
         if (this.failure !== undefined && sameSettings(this.failure.settings, desired))
             return;
+        // a lost remote engine is its server's to bring back, not a process to restart: told once, retried on request
+        if (remoteLoss.has(engineErrorCodeOf(error))) {
+            this.fail(desired, error);
+            return;
+        }
         if (this.crashTimes.length > this.maxCrashes) {
             this.fail(desired, new EngineError(error.code, `${error.message}; it stopped ${this.crashTimes.length} times within ${Math.round(this.crashWindowMs / 1000)} s, so it is not restarted again`));
             return;

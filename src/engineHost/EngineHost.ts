@@ -5,36 +5,59 @@ import type {
     ModelSummary, StatusResult, TokenView
 } from "../engine/protocol/engineProtocol.js";
 import { EngineClient } from "../engineClient/EngineClient.js";
+import { RemoteEngineClient } from "../engineClient/RemoteEngineClient.js";
 import { engineSettingKeys } from "../settings/settings.js";
-import { engineSettings, updateSetting } from "../settings/vscodeSettings.js";
+import { engineSettings, engineUrl, updateSetting } from "../settings/vscodeSettings.js";
 import { commandIds } from "../ui/commandIds.js";
+import { EngineConnection, type EngineLocation, remoteEngineSettings } from "./EngineConnection.js";
 import { EngineController, type EngineState } from "./EngineController.js";
 import { describeEngineError, type ErrorAction, errorActionLabels, errorSentence } from "./errorMessages.js";
 
 export type { EngineState } from "./EngineController.js";
+export type { EngineLocation } from "./EngineConnection.js";
+
+/** Where the remote engine's token is kept (VS Code's SecretStorage, never the settings). */
+const engineTokenKey = "tah.engine.token";
 
 /**
- * The engine as the extension's features see it, wired to VS Code: the process (EngineClient), what it should have
- * loaded (EngineController, which owns that), and VS Code's progress, notifications and settings events. Each
- * request needs the model of the current settings and waits for it.
+ * The engine as the extension's features see it, wired to VS Code: where it runs (EngineConnection: the local
+ * process or a remote tah serve), what it should have loaded (EngineController, which owns that), and VS Code's
+ * progress, notifications, secrets and settings events. Each request needs the model of the current settings and
+ * waits for it.
  */
 export class EngineHost implements vscode.Disposable {
-    private readonly client: EngineClient;
+    private readonly local: EngineClient;
+    private readonly client: EngineConnection;
     private readonly controller: EngineController;
     private readonly stateEmitter = new vscode.EventEmitter<EngineState>();
     private readonly statsEmitter = new vscode.EventEmitter<StatusResult>();
+    private readonly locationEmitter = new vscode.EventEmitter<EngineLocation>();
     readonly onDidChangeState = this.stateEmitter.event;
+    /** Fires when the engine moves (local or remote) and with each new round trip of a remote one. */
+    readonly onDidChangeLocation = this.locationEmitter.event;
     /** Fires after each completion or chat answer with the engine's running statistics. */
     readonly onDidUpdateStats = this.statsEmitter.event;
     private readonly disposables: vscode.Disposable[] = [];
 
-    constructor(enginePath: string, private readonly log: vscode.LogOutputChannel) {
-        this.client = new EngineClient({ enginePath, log: (level, message) => log[level](message) });
+    constructor(enginePath: string, private readonly log: vscode.LogOutputChannel, private readonly secrets: vscode.SecretStorage) {
+        this.local = new EngineClient({ enginePath, log: (level, message) => log[level](message) });
+        this.client = new EngineConnection(this.local, (url) => new RemoteEngineClient({
+            url,
+            token: async () => await secrets.get(engineTokenKey) || undefined,
+            log: (level, message) => log[level](message)
+        }));
+        this.client.configure(engineUrl());
+        this.client.on("rtt", () => this.locationEmitter.fire(this.client.location));
         this.controller = new EngineController(this.client, {
-            desired: engineSettings,
+            desired: () => {
+                const url = engineUrl();
+                return url !== undefined ? remoteEngineSettings(url) : engineSettings();
+            },
             withLoadProgress: (settings, task) => vscode.window.withProgress({
                 location: vscode.ProgressLocation.Notification,
-                title: `TaH Copilot: loading ${settings.modelPath.split(/[\\/]/).pop() ?? "the model"}`,
+                title: this.client.location.kind === "remote"
+                    ? `TaH Copilot: connecting to ${settings.modelPath}`
+                    : `TaH Copilot: loading ${settings.modelPath.split(/[\\/]/).pop() ?? "the model"}`,
                 cancellable: false
             }, (progress) => {
                 let reported = 0;
@@ -48,8 +71,11 @@ export class EngineHost implements vscode.Disposable {
             stateChanged: (state) => this.stateEmitter.fire(state)
         });
         this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
-            if (engineSettingKeys.some((key) => event.affectsConfiguration(key)))
+            if (engineSettingKeys.some((key) => event.affectsConfiguration(key))) {
+                this.client.configure(engineUrl());
+                this.locationEmitter.fire(this.client.location);
                 void this.controller.settingsChanged();
+            }
         }));
     }
 
@@ -57,9 +83,24 @@ export class EngineHost implements vscode.Disposable {
         return this.controller.state;
     }
 
-    /** The engine process's pid (tests kill it on purpose). */
+    /** The local engine process's pid (tests kill it on purpose). */
     get pid(): number | undefined {
-        return this.client.pid;
+        return this.local.pid;
+    }
+
+    /** Where the engine runs (the status bar shows it, with a remote's round trip). */
+    get location(): EngineLocation {
+        return this.client.location;
+    }
+
+    /** Keeps the remote engine's token in the secret storage (empty: none) and connects again with it. */
+    async setEngineToken(token: string): Promise<void> {
+        if (token === "")
+            await this.secrets.delete(engineTokenKey);
+        else
+            await this.secrets.store(engineTokenKey, token);
+        if (this.client.location.kind === "remote")
+            await this.restart();
     }
 
     /** Loads the model of the settings unless it is loaded; undefined when there is none to load. */
@@ -96,7 +137,11 @@ export class EngineHost implements vscode.Disposable {
                 await updateSetting("tah.gpu", "cpu");
                 return;
             case "restartEngine":
+            case "retry":
                 await this.restart();
+                return;
+            case "setEngineToken":
+                await vscode.commands.executeCommand(commandIds.setEngineToken);
                 return;
             case "showLogs":
                 this.log.show();
@@ -156,5 +201,6 @@ export class EngineHost implements vscode.Disposable {
         this.client.dispose();
         this.stateEmitter.dispose();
         this.statsEmitter.dispose();
+        this.locationEmitter.dispose();
     }
 }

@@ -3,13 +3,15 @@
 import { type EngineErrorCode, engineErrorCodeOf } from "../engine/protocol/EngineError.js";
 
 /** What a message can offer; the host turns each into a button (EngineHost) or a link (chat). */
-export type ErrorAction = "pickModel" | "openSettings" | "useCpu" | "restartEngine" | "showLogs";
+export type ErrorAction = "pickModel" | "openSettings" | "useCpu" | "restartEngine" | "retry" | "setEngineToken" | "showLogs";
 
 export const errorActionLabels: Readonly<Record<ErrorAction, string>> = {
     pickModel: "Pick a Model…",
     openSettings: "Open Settings",
     useCpu: "Use the CPU",
     restartEngine: "Restart Engine",
+    retry: "Retry",
+    setEngineToken: "Set Token…",
     showLogs: "Show Logs"
 };
 
@@ -93,6 +95,16 @@ const table: Readonly<Record<EngineErrorCode, Entry>> = {
         text: () => "The engine was restarted before the request finished.",
         hint: "Try again.",
         actions: [], status: "restarting"
+    },
+    unreachable: {
+        text: (detail) => `The remote engine cannot be reached: ${detail}`,
+        hint: "Check that tah serve runs there and the network reaches it, then retry; or clear the setting tah.engine.url to run the engine on this machine.",
+        actions: ["retry", "openSettings", "showLogs"], setting: "tah.engine.url", status: "remote unreachable"
+    },
+    unauthorized: {
+        text: (detail) => `The remote engine refused the token: ${detail}`,
+        hint: "Set the token its tah serve was started with (--api-key), then retry.",
+        actions: ["setEngineToken", "retry"], status: "remote refused the token"
     },
     internal: {
         text: (detail) => `The engine failed: ${detail}`,

@@ -11,7 +11,11 @@ import type { ChatSettings } from "../settings/settings.js";
 import { chatModelInformation, type ChatModelInformation } from "./chatModelInformation.js";
 import { type RequestMessage, type RequestPart, toEngineMessages } from "./requestMessages.js";
 import { estimateTextTokens, messageText, tokensPerMessage } from "./tokenEstimate.js";
+import { TokenCountCache } from "./TokenCountCache.js";
 import { ToolCallStream } from "./ToolCallStream.js";
+
+/** Counts kept for VS Code's repeated asks: a long agent-mode history with every tool, many times over. */
+const tokenCountsKept = 4096;
 
 function readyModel(state: EngineState): ModelSummary | undefined {
     return state.kind === "ready" ? state.model : undefined;
@@ -49,6 +53,7 @@ export class TahChatModelProvider implements vscode.LanguageModelChatProvider<Ch
     readonly onDidChangeLanguageModelChatInformation = this.changeEmitter.event;
     private listed: string | undefined;
     private readonly subscription: vscode.Disposable;
+    private readonly tokenCounts = new TokenCountCache(tokenCountsKept);
 
     constructor(private readonly engine: LanguageModelEngine, private readonly settings: () => ChatSettings) {
         this.listed = readyModel(engine.state)?.path;
@@ -106,8 +111,9 @@ export class TahChatModelProvider implements vscode.LanguageModelChatProvider<Ch
         // only a ready engine is asked: a count must never start or wait on a model load
         if (this.engine.state.kind !== "ready")
             return overhead + estimateTextTokens(content);
+        const model = this.engine.state.model.path;
         try {
-            return overhead + await this.engine.tokenCount(content);
+            return overhead + await this.tokenCounts.count(model, content, () => this.engine.tokenCount(content));
         } catch {
             // VS Code needs a number even while the engine cannot answer: budget with the high estimate then
             return overhead + estimateTextTokens(content);

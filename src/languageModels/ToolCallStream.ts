@@ -1,5 +1,7 @@
 // Streamed answer text as VS Code's response parts: text as it arrives, and each `<tool_call>{json}</tool_call>` block
-// of an offered tool as one call. Text that may be the start of a block is held back until it is known not to be.
+// of an offered tool as one call. Text that may be the start of a block is held back until it is known not to be, and
+// an open block only while it can still become a call: held to the end, a block that never closes would keep VS Code's
+// Chat on "Considering" for the whole answer.
 import { parseToolCalls } from "../engine/prompts/qwen3Tools.js";
 
 export type ResponsePiece =
@@ -8,6 +10,36 @@ export type ResponsePiece =
 
 const open = "<tool_call>";
 const close = "</tool_call>";
+/** The head of an open block that decides whether it may be a call (the name comes first, and names are short). */
+const maxCheckedChars = 512;
+
+/**
+ * Whether an open block's text so far (after `<tool_call>`) can still be a call of an offered tool. Qwen3 writes
+ * `{"name": "…", "arguments": {…}}`: so the block must open an object, and when its first key is "name", the name
+ * must lead to an offered tool's. Anything else it may be (another key order) is given the benefit of the doubt.
+ */
+function mayBecomeCall(inner: string, tools: ReadonlySet<string>): boolean {
+    const body = inner.trimStart();
+    if (body === "")
+        return true;
+    if (!body.startsWith("{"))
+        return false;
+    const afterBrace = body.slice(1).trimStart();
+    const nameKey = "\"name\"";
+    if (afterBrace.length < nameKey.length)
+        return afterBrace === "" || afterBrace.startsWith("\"");
+    if (!afterBrace.startsWith(nameKey))
+        return true;
+    const value = /^\s*(?::\s*(?:"((?:[^"\\]|\\.)*)("?))?)?/.exec(afterBrace.slice(nameKey.length));
+    const rest = afterBrace.slice(nameKey.length + (value?.[0].length ?? 0));
+    // a name that is not a JSON string (or a colon missing) is no call
+    if (rest !== "")
+        return value?.[1] !== undefined && value[2] === "\"" && tools.has(value[1]);
+    if (value?.[1] === undefined)
+        return true;
+    const name = value[1];
+    return value[2] === "\"" ? tools.has(name) : [...tools].some((tool) => tool.startsWith(name));
+}
 
 /** How much of the end of `text` could begin `marker` (the longest such suffix). */
 function partialMarkerLength(text: string, marker: string): number {
@@ -46,10 +78,16 @@ export class ToolCallStream {
             this.emitText(pieces, this.pending.slice(0, start));
             this.pending = this.pending.slice(start);
             const end = this.pending.indexOf(close, Math.max(open.length, this.searched - close.length + 1));
-            // an unclosed block waits for its end
             if (end < 0) {
-                this.searched = this.pending.length;
-                return pieces;
+                // an unclosed block waits for its end while it may be a call; otherwise it is text, shown at once
+                if (mayBecomeCall(this.pending.slice(open.length, open.length + maxCheckedChars), this.tools)) {
+                    this.searched = this.pending.length;
+                    return pieces;
+                }
+                this.searched = 0;
+                this.emitText(pieces, this.pending.slice(0, open.length));
+                this.pending = this.pending.slice(open.length);
+                continue;
             }
             this.searched = 0;
             const block = this.pending.slice(0, end + close.length);

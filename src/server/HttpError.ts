@@ -31,6 +31,9 @@ const engineStatus: Record<EngineErrorCode, { status: number; type: OpenAiErrorT
     timeout: { status: 504, type: "server_error" },
     crashed: { status: 503, type: "server_error" },
     stopped: { status: 503, type: "server_error" },
+    // the server's own errors are never these (they are a remote client's view of a server); listed for completeness
+    unreachable: { status: 502, type: "server_error" },
+    unauthorized: { status: 401, type: "authentication_error" },
     internal: { status: 500, type: "server_error" }
 };
 

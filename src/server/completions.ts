@@ -27,7 +27,7 @@ export async function completions(context: RequestContext): Promise<void> {
         const stream = request.stream === true ? new SseStream(context.response) : undefined;
         const generation = await generate(async (onToken, signal) => {
             const result = await context.engine.complete(
-                { prefix: request.prompt, suffix: request.suffix ?? "", maxTokens, maxMs: context.limits.maxDecodeMs, maxLines: unlimitedLines, stream: true },
+                { prefix: request.prompt, suffix: request.suffix ?? "", maxTokens, maxMs: context.limits.maxDecodeMs, maxLines: unlimitedLines, stream: true, promptIterations: withDifficulty },
                 onToken,
                 signal
             );

@@ -8,6 +8,8 @@ export interface EngineRunResult {
     reusedTokens?: number;
     prefillMs?: number;
     decodeMs?: number;
+    /** Per prompt token, whether it iterated, when the call was asked for it. */
+    promptIterated?: boolean[];
 }
 
 export type EngineRun = (onToken: (token: TokenView) => void, signal: AbortSignal) => Promise<EngineRunResult>;
@@ -25,6 +27,7 @@ export interface Generation {
     reusedTokens: number | null;
     prefillMs: number | null;
     decodeMs: number | null;
+    promptIterated: boolean[] | null;
 }
 
 export interface GenerateOptions {
@@ -91,7 +94,8 @@ export async function generate(run: EngineRun, options: GenerateOptions): Promis
             promptTokens: result?.promptTokens ?? null,
             reusedTokens: result?.reusedTokens ?? null,
             prefillMs: result?.prefillMs ?? null,
-            decodeMs: result?.decodeMs ?? null
+            decodeMs: result?.decodeMs ?? null,
+            promptIterated: result?.promptIterated ?? null
         };
     } finally {
         options.signal.removeEventListener("abort", abort);

@@ -10,11 +10,14 @@ const unlimitedLines = Number.MAX_SAFE_INTEGER;
 /**
  * POST /infill, llama-server's fill-in-the-middle endpoint, as llama.vscode calls it: `input_prefix`, `prompt` (the
  * current line up to the cursor, which follows the prefix), `input_suffix`, `input_extra` (context chunks from other
- * files, placed before the prefix), `n_predict`, `n_indent`, `t_max_predict_ms`. Answers with the fields llama.vscode
- * reads: content, tokens_cached, truncated, timings.
+ * files, placed before the prefix), `n_predict` (0: evaluate the prompt only, llama.vscode's cache warm-up), `n_indent`,
+ * `t_max_predict_ms`; `id_slot`, `n_cmpl`, `samplers`, `cache_prompt` are accepted and ignored (one answer, greedy,
+ * the engine's own cache). Answers with the fields llama.vscode reads: content, tokens_cached, truncated, timings.
  */
 export async function infill(context: RequestContext): Promise<void> {
     const request = parseBody(infillRequestSchema, context.body);
+    // llama.vscode's preparation request (n_predict 0): only the prompt is evaluated, so the next request finds it cached
+    const warmOnly = request.n_predict === 0;
     const maxTokens = maxTokensOf(request.n_predict === undefined || request.n_predict < 0 ? undefined : Math.max(1, request.n_predict), context.limits, "n_predict");
     const maxMs = request.t_max_predict_ms === undefined || request.t_max_predict_ms <= 0 ? context.limits.maxDecodeMs : Math.min(request.t_max_predict_ms, context.limits.maxDecodeMs);
     // the engine keeps the end of the prefix when the context is short, so the other files' chunks go first
@@ -26,14 +29,18 @@ export async function infill(context: RequestContext): Promise<void> {
     await context.inTurn(async () => {
         const stream = request.stream === true ? new SseStream(context.response) : undefined;
         const generation = await generate(
-            (onToken, signal) => context.engine.complete({ prefix, suffix: request.input_suffix, maxTokens, maxMs, maxLines: unlimitedLines, stream: true }, onToken, signal),
+            (onToken, signal) => context.engine.complete({ prefix, suffix: request.input_suffix, maxTokens, maxMs, maxLines: unlimitedLines, stream: true, promptIterations: request.tah_difficulty === true }, onToken, signal),
             {
                 stops: request.stop ?? [],
                 nIndent: request.n_indent ?? 0,
                 signal: context.signal,
-                onText: stream === undefined ? undefined : (text, tokens) => stream.send({ content: text, stop: false, ...(request.tah_difficulty === true ? { tah_tokens: tahTokens(tokens) } : {}) })
+                onText: stream === undefined || warmOnly ? undefined : (text, tokens) => stream.send({ content: text, stop: false, ...(request.tah_difficulty === true ? { tah_tokens: tahTokens(tokens) } : {}) })
             }
         );
+        if (warmOnly) {
+            generation.text = "";
+            generation.tokens = [];
+        }
         context.metrics.recordGeneration(generation);
         const usage = usageOf(generation, kind);
         Object.assign(context.log, { finish_reason: generation.finishReason, usage });

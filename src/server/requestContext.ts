@@ -5,7 +5,7 @@ import { invalidRequest } from "./HttpError.js";
 import type { ServerMetrics } from "./ServerMetrics.js";
 
 /** The part of the engine service the server drives (an injected stub in tests). */
-export type ServeEngine = Pick<EngineService, "complete" | "chat" | "status">;
+export type ServeEngine = Pick<EngineService, "complete" | "chat" | "analyze" | "tokenCount" | "status">;
 
 export interface ServeLimits {
     /** The largest request body, in bytes (413 beyond). */

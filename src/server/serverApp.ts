@@ -1,8 +1,10 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { remoteEngineMethods, remoteEnginePath } from "../engine/protocol/remoteEngine.js";
 import { checkBearer, checkLoopbackHostHeader, isLoopbackHost } from "./auth.js";
 import { chatCompletions } from "./chatCompletions.js";
 import { completions } from "./completions.js";
+import { engineRoute } from "./engineRoute.js";
 import { HttpError, toHttpError } from "./HttpError.js";
 import { infill } from "./infill.js";
 import { ServerMetrics } from "./ServerMetrics.js";
@@ -19,6 +21,8 @@ export interface ServeOptions {
     apiKey?: string;
     modelName: string;
     limits: ServeLimits;
+    /** Requests answered at once, each on a sequence of its own (the engine's `parallel`); absent = 1. */
+    parallel?: number;
     log: LogSink;
 }
 
@@ -71,7 +75,8 @@ const routes: Record<string, Route> = {
     "/v1/completions": { method: "POST", handler: completions },
     "/completions": { method: "POST", handler: completions },
     "/infill": { method: "POST", handler: infill },
-    "/metrics": { method: "GET", handler: metrics }
+    "/metrics": { method: "GET", handler: metrics },
+    ...Object.fromEntries(remoteEngineMethods.map((method) => [`${remoteEnginePath}${method}`, { method: "POST", handler: engineRoute(method) } satisfies Route]))
 };
 
 /** An error after a stream began: one `data: {error}` event (what OpenAI's clients raise), then the end. */
@@ -94,13 +99,13 @@ function answerError(response: ServerResponse, error: HttpError): void {
 
 /**
  * `tah serve`'s HTTP server: OpenAI's API and llama-server's /infill on one engine. Requests for the engine go through
- * one bounded first-in first-out queue and run one at a time: the engine's sequences share one context, and an answer
- * must be what the same request gets alone.
+ * one bounded first-in first-out queue and run `parallel` at a time, each on a sequence of its own, so an answer is
+ * what the same request gets alone.
  */
 export async function startServer(engine: ServeEngine, options: ServeOptions): Promise<RunningServer> {
     if (!isLoopbackHost(options.host) && (options.apiKey === undefined || options.apiKey === ""))
         throw new Error(`refusing to listen on ${options.host} without an API key: beyond loopback every request must carry one (--api-key)`);
-    const queue = new RequestQueue(1, options.limits.queueSize);
+    const queue = new RequestQueue(options.parallel ?? 1, options.limits.queueSize);
     const serverMetrics = new ServerMetrics(queue);
     let nextId = 1;
 

@@ -1,6 +1,8 @@
 /**
- * TaH's signal in the server's answers. `usage.iter_counts` / `usage.prompt_iter_counts` are named as upstream TaH2's
- * server names them: per depth beyond the first, how many tokens of the answer (of the prompt) reached it. `tah_tokens`
+ * TaH's signal in the server's answers. `usage.iter_counts` / `usage.prompt_iter_counts` have the names and shape of
+ * upstream TaH2's server (tah2/minisgl): one entry per token of the answer (of the prompt), the passes the model made
+ * for it (1, or 2 where a TaH v1 model iterated), and `[]` where the engine does not report them (the prompt's are
+ * reported when the request asks for `tah_difficulty`). `tah_tokens`
  * (asked for with `tah_difficulty: true`) gives each answer token's P(hard) and whether it iterated.
  */
 import type { ModelSummary, TokenView } from "../engine/protocol/engineProtocol.js";
@@ -11,10 +13,13 @@ export interface TahUsage {
     prompt_tokens: number | null;
     completion_tokens: number;
     total_tokens: number | null;
-    /** TaH v1 has one depth beyond the first: one count; a plain model none. */
+    /** Per answer token, the passes that produced it: 1, or 2 where it iterated (a plain model: always 1). */
     iter_counts: number[];
-    /** null: the engine does not report how many prompt tokens iterated yet. */
-    prompt_iter_counts: number[] | null;
+    /**
+     * Per prompt token, the same, when the request asked for `tah_difficulty` (the prompt is then evaluated whole);
+     * `[]` otherwise, as upstream answers when its engine does not supply them (and when a stop string cut the call).
+     */
+    prompt_iter_counts: number[];
 }
 
 export interface TahToken {
@@ -32,8 +37,8 @@ export function usageOf(generation: Generation, kind: ModelSummary["kind"] | und
         prompt_tokens: generation.promptTokens,
         completion_tokens: completion,
         total_tokens: generation.promptTokens === null ? null : generation.promptTokens + completion,
-        iter_counts: kind === "tah" ? [generation.tokens.filter((token) => token.iterated).length] : [],
-        prompt_iter_counts: null
+        iter_counts: generation.tokens.map((token) => (kind === "tah" && token.iterated ? 2 : 1)),
+        prompt_iter_counts: generation.promptIterated?.map((iterated) => (kind === "tah" && iterated ? 2 : 1)) ?? []
     };
 }
 

@@ -56,8 +56,14 @@ function readNullableNumber(source: SettingsSource, key: SettingKey): number | n
     return source(key) === null ? null : readNumber(source, key);
 }
 
-/** The keys whose change means another model load (the engine settings). */
-export const engineSettingKeys: readonly SettingKey[] = ["tah.modelPath", "tah.gpu", "tah.threads", "tah.contextSize", "tah.decider.threshold"];
+/** The keys whose change means another model load (the engine settings, and where the engine runs). */
+export const engineSettingKeys: readonly SettingKey[] = ["tah.modelPath", "tah.gpu", "tah.threads", "tah.contextSize", "tah.decider.threshold", "tah.engine.url"];
+
+/** The remote engine's URL (tah.engine.url), undefined when the engine runs here (RemoteEngineClient checks its form). */
+export function readEngineUrl(source: SettingsSource): string | undefined {
+    const value = readString(source, "tah.engine.url").trim().replace(/\/+$/, "");
+    return value === "" ? undefined : value;
+}
 
 /** The engine's settings, or undefined when no model is selected and none is bundled. */
 export function readEngineSettings(source: SettingsSource, bundledModel: string | undefined): EngineSettings | undefined {

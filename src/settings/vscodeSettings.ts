@@ -2,7 +2,7 @@
 import * as vscode from "vscode";
 import type { EngineSettings } from "../engine/protocol/engineProtocol.js";
 import {
-    type ChatSettings, readChatSettings, readEngineSettings, readInlineCompletionSettings, type SettingKey
+    type ChatSettings, readChatSettings, readEngineSettings, readEngineUrl, readInlineCompletionSettings, type SettingKey
 } from "./settings.js";
 
 let bundledModel: string | undefined;
@@ -19,6 +19,10 @@ function configured(key: SettingKey): unknown {
 
 export function engineSettings(): EngineSettings | undefined {
     return readEngineSettings(configured, bundledModel);
+}
+
+export function engineUrl(): string | undefined {
+    return readEngineUrl(configured);
 }
 
 export function inlineCompletionSettings(): ReturnType<typeof readInlineCompletionSettings> {

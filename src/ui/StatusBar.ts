@@ -1,6 +1,8 @@
 import * as vscode from "vscode";
 import type { EngineStats } from "../engine/protocol/engineProtocol.js";
+import type { EngineLocation } from "../engineHost/EngineConnection.js";
 import type { EngineState } from "../engineHost/EngineController.js";
+import { locationText } from "../engineHost/locationText.js";
 import { commandIds } from "./commandIds.js";
 import { statusText } from "./statusText.js";
 
@@ -19,10 +21,11 @@ export class StatusBar implements vscode.Disposable {
         return this.item.text;
     }
 
-    update(state: EngineState, stats: EngineStats | undefined, hasModelSetting: boolean, inlineEnabled: boolean): void {
+    update(state: EngineState, stats: EngineStats | undefined, hasModelSetting: boolean, inlineEnabled: boolean, location: EngineLocation = { kind: "local" }): void {
         const { text, tooltip } = statusText(state, stats, hasModelSetting, inlineEnabled);
-        this.item.text = text;
-        this.item.tooltip = tooltip;
+        const where = locationText(location);
+        this.item.text = where === undefined ? text : `${text} · ${where.text}`;
+        this.item.tooltip = where === undefined ? tooltip : `${tooltip}\n${where.tooltip}`;
         this.item.backgroundColor = state.kind === "failed" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
     }
 

@@ -9,7 +9,8 @@ export const commandIds = {
     showDifficulty: "tah.showDifficulty",
     toggleHeatmap: "tah.toggleHeatmap",
     showCompletionPreview: "tah.showCompletionPreview",
-    convertCheckpoint: "tah.convertCheckpoint"
+    convertCheckpoint: "tah.convertCheckpoint",
+    setEngineToken: "tah.setEngineToken"
 } as const;
 
 /** The chat webview view's id (package.json `contributes.views.tah`). */

@@ -7,6 +7,7 @@ import {
     captureConsole, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl, writeResults,
 } from "./browser.js";
 import { type CodeServer, startCodeServer, testOutput } from "./codeServer.js";
+import { type ServeProcess, startServeProcess } from "./serveProcess.js";
 
 type Check = readonly [name: string, run: (page: Page) => Promise<void>];
 
@@ -70,7 +71,74 @@ async function selectModel(page: Page, folder: string): Promise<void> {
     await input.press("Enter");
 }
 
-function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "scriptedModel"> | undefined): Check[] {
+/** The remote engine of the last check: a `tah serve` in another process, stopped by main. */
+interface Remote {
+    serve?: ServeProcess;
+}
+
+const remoteKey = "ui-remote-key";
+
+/**
+ * Adds settings to code-server's user and machine settings files, as the settings editor writes them; the window
+ * applies a changed file (a remote window reads its window settings from the machine file too).
+ */
+function addSettings(runDir: string, settings: Record<string, unknown>): void {
+    for (const scope of ["User", "Machine"]) {
+        const file = path.join(runDir, "user-data", scope, "settings.json");
+        const current = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+        fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 4));
+    }
+}
+
+/** Requests the remote server answered, by route (its /metrics). */
+async function servedByRoute(url: string): Promise<Record<string, number>> {
+    const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${remoteKey}` } })).text();
+    const counts: Record<string, number> = {};
+    for (const match of text.matchAll(/^tah_http_requests_total\{route="([^"]+)",status="200"\} (\d+)/gm))
+        counts[match[1]] = (counts[match[1]] ?? 0) + Number(match[2]);
+    return counts;
+}
+
+/** Ghost text at the end of area.js's `return radius` line, accepted with Tab; returns the suggestion. */
+async function acceptGhostText(page: Page, shot: string): Promise<string> {
+    await openFile(page, "area.js");
+    const line = page.locator(".editor-instance .monaco-editor .view-line", { hasText: "return radius" });
+    await line.waitFor();
+    await line.click();
+    await page.keyboard.press("End");
+    const ghost = page.locator(".editor-instance [class*='ghost-text']").first();
+    for (let attempt = 0; attempt < 10 && !(await ghost.isVisible()); attempt++) {
+        await runPalette(page, "Trigger Inline Suggestion");
+        await ghost.waitFor({ timeout: 10_000 }).catch(() => undefined);
+    }
+    await ghost.waitFor({ timeout: 5000 });
+    const suggested = (await ghost.innerText()).replace(/\u00a0/g, " ").trim();
+    await screenshot(page, shot);
+    await page.keyboard.press("Tab");
+    // Monaco renders spaces as no-break spaces: compare normalized text
+    const accepted = page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first();
+    await page.waitForFunction(
+        ([element, expected]) => (element as HTMLElement).innerText.replace(/\u00a0/g, " ").includes(expected as string),
+        [await accepted.elementHandle(), `return radius ${suggested.slice(0, 3)}`] as const
+    );
+    return suggested;
+}
+
+/** Hovers right after "radius" on the edited line: the accepted tokens' difficulty. */
+async function hoverAccepted(page: Page, shot: string): Promise<void> {
+    const radius = page.locator(".editor-instance .monaco-editor .view-lines span", { hasText: /^radius$/ }).last();
+    const radiusBox = await radius.boundingBox();
+    if (radiusBox === null) throw new Error("no 'radius' on the edited line");
+    await page.mouse.move(radiusBox.x + radiusBox.width + 8, radiusBox.y + radiusBox.height / 2);
+    const hover = page.locator(".monaco-hover", { hasText: "TaH" });
+    await hover.waitFor({ timeout: 20_000 });
+    await hover.getByText("Written by the copilot").waitFor();
+    await page.waitForTimeout(600);
+    await screenshot(page, shot);
+    await page.mouse.move(5, 5);
+}
+
+function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "scriptedModel" | "runDir"> | undefined, remote: Remote = {}): Check[] {
     return [
         ["the workbench loads", async (page) => {
             await page.goto(workspaceUrl);
@@ -133,40 +201,11 @@ function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "script
             await screenshot(page, "ui-07-model-loaded");
         }],
         ["ghost text appears at the cursor and Tab accepts it", async (page) => {
-            await openFile(page, "area.js");
-            const line = page.locator(".editor-instance .monaco-editor .view-line", { hasText: "return radius" });
-            await line.waitFor();
-            await line.click();
-            await page.keyboard.press("End");
-            const ghost = page.locator(".editor-instance [class*='ghost-text']").first();
-            for (let attempt = 0; attempt < 10 && !(await ghost.isVisible()); attempt++) {
-                await runPalette(page, "Trigger Inline Suggestion");
-                await ghost.waitFor({ timeout: 10_000 }).catch(() => undefined);
-            }
-            await ghost.waitFor({ timeout: 5000 });
-            const suggested = (await ghost.innerText()).replace(/\u00a0/g, " ").trim();
-            await screenshot(page, "ui-08-ghost-text");
-            await page.keyboard.press("Tab");
-            // Monaco renders spaces as no-break spaces: compare normalized text
-            const accepted = page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first();
-            await page.waitForFunction(
-                ([element, expected]) => (element as HTMLElement).innerText.replace(/\u00a0/g, " ").includes(expected as string),
-                [await accepted.elementHandle(), `return radius ${suggested.slice(0, 3)}`] as const
-            );
+            await acceptGhostText(page, "ui-08-ghost-text");
             await screenshot(page, "ui-09-ghost-text-accepted");
         }],
         ["the hover over accepted text shows how hard each token was", async (page) => {
-            // the word "radius" on the edited line of the visible editor; the accepted tokens start right after it
-            const radius = page.locator(".editor-instance .monaco-editor .view-lines span", { hasText: /^radius$/ }).last();
-            const radiusBox = await radius.boundingBox();
-            if (radiusBox === null) throw new Error("no 'radius' on the edited line");
-            await page.mouse.move(radiusBox.x + radiusBox.width + 8, radiusBox.y + radiusBox.height / 2);
-            const hover = page.locator(".monaco-hover", { hasText: "TaH" });
-            await hover.waitFor({ timeout: 20_000 });
-            await hover.getByText("Written by the copilot").waitFor();
-            await page.waitForTimeout(600);
-            await screenshot(page, "ui-10-hover");
-            await page.mouse.move(5, 5);
+            await hoverAccepted(page, "ui-10-hover");
         }],
         ["`TaH: Show Difficulty of This File` paints the heatmap", async (page) => {
             await openFile(page, "sample.ts");
@@ -225,6 +264,38 @@ function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "script
             await webview.locator(".message.assistant .answer.as-tokens span").first().waitFor();
             await screenshot(page, "ui-15-chat-tokens");
         }],
+        ["remote mode: with tah.engine.url and its token the status bar names the remote tah serve", async (page) => {
+            remote.serve = await startServeProcess(server?.model ?? "", remoteKey);
+            await runPalette(page, "TaH: Set Remote Engine Token…");
+            const input = page.locator(".quick-input-widget input");
+            await input.waitFor({ state: "visible" });
+            await input.fill(remoteKey);
+            await input.press("Enter");
+            addSettings(server?.runDir ?? "", { "tah.engine.url": remote.serve.url });
+            const host = new URL(remote.serve.url).host;
+            // the remote serves the fixture model; the local one was the scripted model
+            await tahStatus(page).filter({ hasText: "tiny-fixture" }).filter({ hasText: host }).waitFor({ timeout: 60_000 });
+            await screenshot(page, "ui-16-remote-status");
+        }],
+        ["remote mode: ghost text, its hover's difficulty and a chat answer come from the remote engine", async (page) => {
+            const url = remote.serve?.url ?? "";
+            await runPalette(page, "View: Close All Editors");
+            const dontSave = page.getByRole("button", { name: "Don't Save" });
+            await dontSave.waitFor({ timeout: 5000 }).then(() => dontSave.click(), () => undefined);
+            await acceptGhostText(page, "ui-17-remote-ghost-text");
+            await hoverAccepted(page, "ui-18-remote-hover");
+            await runPalette(page, "TaH: Open Chat");
+            const webview = chatWebview(page);
+            await webview.locator("#prompt textarea").fill("Say hello.");
+            await webview.locator("#prompt textarea").press("Enter");
+            const answer = webview.locator(".message.assistant .answer").last();
+            await page.waitForFunction((element) => ((element as HTMLElement | null)?.innerText ?? "").trim().length > 0, await answer.elementHandle(), { timeout: 120_000 });
+            await webview.locator("#stop").waitFor({ state: "hidden", timeout: 120_000 });
+            await screenshot(page, "ui-19-remote-chat");
+            const served = await servedByRoute(url);
+            for (const route of ["/tah/engine/complete", "/tah/engine/chat", "/tah/engine/status"])
+                if ((served[route] ?? 0) === 0) throw new Error(`the remote server answered no ${route}: ${JSON.stringify(served)}`);
+        }],
     ];
 }
 
@@ -233,11 +304,12 @@ async function main(): Promise<number> {
     removeScreenshots("ui");
     const server = await startCodeServer({ name: "ui", settings: uiSettings });
     const results: CheckResult[] = [];
+    const remote: Remote = {};
     const browser = await launchBrowser(server.runDir);
     try {
         const page = await newWorkbenchPage(browser);
         const consoleLines = captureConsole(page);
-        for (const [name, run] of checks(workbenchUrl(server.url, server.workspace), server)) {
+        for (const [name, run] of checks(workbenchUrl(server.url, server.workspace), server, remote)) {
             const checkStarted = Date.now();
             try {
                 await run(page);
@@ -254,6 +326,7 @@ async function main(): Promise<number> {
         fs.writeFileSync(path.join(testOutput, "logs", "ui-browser-console.log"), consoleLines.join("\n") + "\n");
     } finally {
         await browser.close();
+        await remote.serve?.stop();
         await server.stop();
     }
     const total = checks("", undefined).length;

@@ -13,6 +13,8 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import type { CompletionParams, CompletionResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
 import { EngineService } from "../../src/engine/service/EngineService.js";
+import { RemoteEngineClient } from "../../src/engineClient/RemoteEngineClient.js";
+import { remoteEngineSettings } from "../../src/engineHost/EngineConnection.js";
 import type { ServeEngine } from "../../src/server/requestContext.js";
 import { startServer, type RunningServer } from "../../src/server/serverApp.js";
 import { testGpu } from "./engineHarness.js";
@@ -36,6 +38,14 @@ class SpiedEngine implements ServeEngine {
 
     chat(...args: Parameters<EngineService["chat"]>): ReturnType<EngineService["chat"]> {
         return this.service.chat(...args);
+    }
+
+    analyze(...args: Parameters<EngineService["analyze"]>): ReturnType<EngineService["analyze"]> {
+        return this.service.analyze(...args);
+    }
+
+    tokenCount(...args: Parameters<EngineService["tokenCount"]>): ReturnType<EngineService["tokenCount"]> {
+        return this.service.tokenCount(...args);
     }
 
     async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
@@ -122,12 +132,26 @@ describe("tah serve on the default model", () => {
         assert.ok(usage.prompt_tokens > 0);
         assert.equal(choice.tah_tokens.length, usage.completion_tokens);
         assert.ok(usage.completion_tokens >= 1 && usage.completion_tokens <= 16);
-        assert.deepEqual(usage.iter_counts, [choice.tah_tokens.filter((token) => token.iterated).length]);
+        assert.deepEqual(usage.iter_counts, choice.tah_tokens.map((token) => (token.iterated ? 2 : 1)), "upstream TaH2's shape: each answer token's passes");
         assert.equal(choice.tah_tokens.map((token) => token.text).join(""), choice.message.content);
         for (const token of choice.tah_tokens) {
             assert.ok(token.p_hard >= 0 && token.p_hard <= 1);
             assert.equal(token.p_hard_is_proxy, false, "a TaH model's P(hard) comes from its decider");
         }
+    });
+
+    test("usage.prompt_iter_counts: each prompt token's passes when tah_difficulty is asked, the same when asked again", async () => {
+        const ask = async (difficulty: boolean): Promise<{ prompt_tokens: number; prompt_iter_counts: number[] }> => (await client.completions.create({
+            model, prompt: pythonPrefix, max_tokens: 4, ...(difficulty ? { tah_difficulty: true } : {})
+        } as OpenAI.CompletionCreateParamsNonStreaming)).usage as unknown as { prompt_tokens: number; prompt_iter_counts: number[] };
+        assert.deepEqual((await ask(false)).prompt_iter_counts, [], "not asked: not reported (the prompt comes from the cache)");
+        // the second ask finds the same prompt cached: it must still be evaluated whole to know each token's pass
+        const first = await ask(true);
+        const again = await ask(true);
+        assert.equal(first.prompt_iter_counts.length, first.prompt_tokens);
+        assert.ok(first.prompt_iter_counts.every((passes) => passes === 1 || passes === 2));
+        assert.ok(first.prompt_iter_counts.includes(2) && first.prompt_iter_counts.includes(1), JSON.stringify(first.prompt_iter_counts));
+        assert.deepEqual(again.prompt_iter_counts, first.prompt_iter_counts);
     });
 
     test("chat, streamed: deltas and a final usage", async () => {
@@ -142,8 +166,32 @@ describe("tah serve on the default model", () => {
         }
         assert.ok(usage !== undefined && usage.completion_tokens >= 1);
         assert.ok(finish === "stop" || finish === "length");
-        assert.equal(usage.iter_counts.length, 1);
+        assert.equal(usage.iter_counts.length, usage.completion_tokens);
+        assert.ok(usage.iter_counts.every((passes) => passes === 1 || passes === 2));
         assert.ok(text.length > 0 || finish === "stop");
+    });
+
+    test("chat sampling: a seed makes a sampled answer reproducible, temperature 0 is greedy", async () => {
+        // top_k is llama-server's field, not in the openai client's types
+        const ask = async (content: string, sampling: { temperature: number; seed: number }): Promise<string> => (await client.chat.completions.create({
+            model, messages: [{ role: "user", content }], max_tokens: 24, top_p: 1, top_k: 0, ...sampling
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices[0].message.content ?? "";
+        const question = "Name a few sorting algorithms.";
+        // another question with the same settings in between: the repeat must not continue the random stream the
+        // earlier answers drew from; and each ask of the question finds the same cached prefix (the chat template's),
+        // since evaluating a prompt from a different cached prefix changes its floats slightly, which a flat
+        // distribution at temperature 1.5 can turn into another draw
+        const first = await ask(question, { temperature: 1.5, seed: 42 });
+        await ask("Reverse a list in Python.", { temperature: 1.5, seed: 42 });
+        const again = await ask(question, { temperature: 1.5, seed: 42 });
+        await ask("Reverse a list in Python.", { temperature: 1.5, seed: 42 });
+        const other = await ask(question, { temperature: 1.5, seed: 7 });
+        assert.equal(again, first, "the same seed gives the same answer");
+        assert.notEqual(other, first, "another seed draws another answer (at temperature 1.5 over 24 tokens)");
+        const greedyA = await ask(question, { temperature: 0, seed: 1 });
+        const greedyB = await ask(question, { temperature: 0, seed: 2 });
+        assert.equal(greedyB, greedyA, "at temperature 0 the seed does not matter");
+        assert.notEqual(greedyA, first, "temperature 1.5 is not greedy");
     });
 
     test("completions: streamed and not give the same greedy text", async () => {
@@ -173,7 +221,7 @@ describe("tah serve on the default model", () => {
         assert.equal(typeof body.content, "string");
         assert.ok(body.timings.predicted_n >= 1 && body.timings.prompt_n > 0);
         assert.equal(typeof body.tokens_cached, "number");
-        assert.equal(body.usage.iter_counts.length, 1);
+        assert.equal(body.usage.iter_counts.length, body.timings.predicted_n);
     });
 
     test("concurrent requests are answered exactly as each alone", async () => {
@@ -191,6 +239,31 @@ describe("tah serve on the default model", () => {
             client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], max_tokens: 8 }).then(() => "chat")
         ]);
         assert.deepEqual(together, [...alone, "chat"]);
+    });
+
+    test("the remote engine protocol gives an extension the same tokens and difficulty as the engine itself", async () => {
+        const remote = new RemoteEngineClient({ url: server.url, token: () => Promise.resolve(apiKey), log: () => undefined });
+        try {
+            const models = await remote.load(remoteEngineSettings(server.url), () => undefined);
+            assert.equal(models.chat.kind, "tah");
+            const params = { prefix: pythonPrefix, suffix: "\n", maxTokens: 16, maxMs: 30_000, maxLines: 4, stream: true };
+            // each call after the first reuses the same cached prompt: a prompt evaluated from another cached prefix
+            // would differ in the last digits of its floats
+            await service.complete(params, () => undefined, new AbortController().signal);
+            const streamed: TokenView[] = [];
+            const over = await remote.request("complete", params, { onEvent: (event) => { if (event.kind === "token") streamed.push(event.token); } });
+            const local = await service.complete(params, () => undefined, new AbortController().signal);
+            assert.ok(local.tokens.length > 0);
+            assert.deepEqual(over.tokens, local.tokens, "P(hard), iterated and candidates of each token, as the engine computed them");
+            assert.deepEqual(streamed, local.tokens);
+            const text = "def add(a, b):\n    return a + b\n";
+            const analyzed = (await remote.request("analyze", { text })).tokens;
+            assert.ok(analyzed.length > 0);
+            assert.deepEqual(analyzed, (await service.analyze({ text }, new AbortController().signal)).tokens);
+            assert.deepEqual(await remote.request("tokenCount", { text }), service.tokenCount({ text }));
+        } finally {
+            remote.dispose();
+        }
     });
 
     test("a client that disconnects cancels its generation in the engine", async () => {

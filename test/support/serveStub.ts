@@ -1,11 +1,13 @@
 /** A scripted engine for the serve tests: answers with given text pieces, records what it was asked, sees aborts. */
 import { EngineError } from "../../src/engine/protocol/EngineError.js";
-import type { ChatParams, ChatResult, CompletionParams, CompletionResult, ModelSummary, StatusResult, TokenView } from "../../src/engine/protocol/engineProtocol.js";
+import type {
+    AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
+} from "../../src/engine/protocol/engineProtocol.js";
 import type { ServeEngine } from "../../src/server/requestContext.js";
 
 export interface StubCall {
-    kind: "chat" | "complete";
-    params: ChatParams | CompletionParams;
+    kind: "chat" | "complete" | "analyze";
+    params: ChatParams | CompletionParams | AnalyzeParams;
     /** Whether the call ended because its signal aborted. */
     aborted: boolean;
 }
@@ -88,5 +90,18 @@ export class StubEngine implements ServeEngine {
             text: "", tokens: [], stopReason: generated >= params.maxTokens ? "maxTokens" : "stopToken", promptTokens: 5, reusedTokens: 2, mode: "fim",
             prefillMs: 1, decodeMs: 2, stats: this.status().stats
         };
+    }
+
+    /** Each character of the text as one token, every other one hard. */
+    analyze(params: AnalyzeParams): Promise<AnalyzeResult> {
+        this.calls.push({ kind: "analyze", params, aborted: false });
+        if (this.failure !== undefined)
+            return Promise.reject(this.failure);
+        const tokens = [...params.text].map((char, index) => ({ ...stubToken(index, char), start: index, end: index + 1 }));
+        return Promise.resolve({ tokens, truncated: false, ms: 1 });
+    }
+
+    tokenCount(params: TokenCountParams): TokenCountResult {
+        return { tokens: Math.ceil(params.text.length / 4), exact: true };
     }
 }

@@ -149,6 +149,26 @@ describe("streamed tool calls", () => {
         }
     });
 
+    test("an open block that can no longer become a call of an offered tool streams as text at once, not at the end", () => {
+        const released = (pieces: ReturnType<ToolCallStream["push"]>): string => pieces.map((piece) => piece.kind === "text" ? piece.text : "<call>").join("");
+        for (const text of ["<tool_call>\nHello, here is the answer", "<tool_call>{\"name\": \"other\"", "<tool_call>{\"name\": 12", "<tool_call>{x"]) {
+            const stream = new ToolCallStream(new Set(["weather"]), counter());
+            assert.equal(released(stream.push(text)), text, text);
+            assert.deepEqual(stream.end(), [], "nothing was held back");
+        }
+        // while it may still be a call it is held: a name on its way to an offered one, or another key first
+        for (const text of ["<tool_call>", "<tool_call>\n{", "<tool_call>{\"na", "<tool_call>{\"name\": \"wea", "<tool_call>{\"name\": \"weather\", \"argu", "<tool_call>{\"arguments\": {}"]) {
+            const stream = new ToolCallStream(new Set(["weather"]), counter());
+            assert.deepEqual(stream.push(text), [], text);
+        }
+        // text after a released block is searched for calls again
+        const stream = new ToolCallStream(new Set(["weather"]), counter());
+        assert.deepEqual(run(stream, Array.from(`<tool_call> oops ${call}`)), [
+            { kind: "text", text: "<tool_call> oops " },
+            { kind: "toolCall", callId: "call-1", name: "weather", input: { city: "Paris" } }
+        ]);
+    });
+
     test("an unclosed call at the end is text", () => {
         const text = "<tool_call>\n{\"name\": \"weather\"";
         assert.deepEqual(run(new ToolCallStream(new Set(["weather"]), counter()), [text]), [{ kind: "text", text }]);

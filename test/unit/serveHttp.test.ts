@@ -63,8 +63,9 @@ describe("tah serve, OpenAI chat", () => {
         assert.equal(plain.choices[0].message.content, "Hello world");
         assert.equal(plain.choices[0].finish_reason, "stop");
         assert.equal(plain.model, model);
-        const usage = plain.usage as unknown as { prompt_tokens: number; completion_tokens: number; iter_counts: number[]; prompt_iter_counts: null };
-        assert.deepEqual([usage.prompt_tokens, usage.completion_tokens, usage.iter_counts], [7, 2, [1]]);
+        const usage = plain.usage as unknown as { prompt_tokens: number; completion_tokens: number; iter_counts: number[]; prompt_iter_counts: number[] };
+        // upstream TaH2's shape: per answer token its passes (the stub iterates every other token)
+        assert.deepEqual([usage.prompt_tokens, usage.completion_tokens, usage.iter_counts, usage.prompt_iter_counts], [7, 2, [2, 1], []]);
         assert.equal("tah_tokens" in plain.choices[0], false);
         const params = engine.calls[0].params as ChatParams;
         assert.deepEqual(params.messages, [{ role: "user", content: "hi" }]);
@@ -89,7 +90,7 @@ describe("tah serve, OpenAI chat", () => {
         }
         assert.equal(text, "abcd");
         assert.equal(finish, "stop");
-        assert.deepEqual((usage as { iter_counts: number[] }).iter_counts, [2]);
+        assert.deepEqual((usage as { iter_counts: number[] }).iter_counts, [2, 1, 2, 1]);
     });
 
     test("a stop sequence ends the answer before it, even across tokens, and aborts the engine's call", async () => {
@@ -165,6 +166,21 @@ describe("tah serve, OpenAI chat", () => {
         assert.deepEqual(calls, [{ name: "get_weather", arguments: "{\"city\":\"Oslo\"}" }]);
     });
 
+    test("streamed with tools, a <tool_call> that cannot be a call streams as text as it comes, not held to the end", async () => {
+        engine.answer = () => ["Sure: <tool_call> not json", " and more", " text"];
+        const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], tools: [weatherTool], stream: true });
+        const contents: string[] = [];
+        let finish: string | null = null;
+        for await (const chunk of stream) {
+            const content = chunk.choices[0]?.delta.content ?? "";
+            if (content !== "")
+                contents.push(content);
+            finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+        assert.deepEqual(contents, ["Sure: <tool_call> not json", " and more", " text"]);
+        assert.equal(finish, "stop");
+    });
+
     test("tool_choice none leaves the tools out and the text as it is", async () => {
         engine.answer = () => ["<tool_call>{\"name\": \"x\"}</tool_call>"];
         const answer = await client.chat.completions.create({ model, messages: [{ role: "user", content: "x" }], tools: [weatherTool], tool_choice: "none" });
@@ -210,6 +226,38 @@ describe("tah serve, completions and /infill", () => {
         assert.equal(params.prefix, "import os\ndef f():\n    ", "context chunks, then the prefix, then the current line");
         assert.equal(params.suffix, "\n\nprint(f())\n");
         assert.equal(params.maxMs, 1000);
+    });
+});
+
+describe("tah serve, /infill as the current llama.vscode sends it", () => {
+    // its createRequestPayload: a preparation request (n_predict 0) after each completion warms the cache for the next
+    const request = (nPredict: number): Record<string, unknown> => ({
+        id_slot: 0,
+        input_prefix: "def f():\n",
+        input_suffix: "\n",
+        input_extra: [{ text: "import os\n", time: 1733000000000, filename: "util.py" }],
+        prompt: "    ",
+        n_predict: nPredict,
+        ...(nPredict === 0
+            ? { samplers: [], cache_prompt: true, t_max_prompt_ms: 500, t_max_predict_ms: 1 }
+            : { n_cmpl: 1, top_k: 40, top_p: 0.99, stream: false, samplers: ["top_k", "top_p", "infill"], cache_prompt: true, t_max_prompt_ms: 500, t_max_predict_ms: 1000 })
+    });
+
+    test("the preparation request evaluates the prompt and answers no text; the completion answers", async () => {
+        engine.answer = () => ["return 1", "\n"];
+        const prepared = await post("/infill", request(0));
+        const preparedBody = await prepared.json() as { content: string; tokens_predicted: number; usage: { iter_counts: number[] } };
+        assert.equal(prepared.status, 200, JSON.stringify(preparedBody));
+        assert.equal(preparedBody.content, "");
+        assert.equal(preparedBody.tokens_predicted, 0);
+        assert.deepEqual(preparedBody.usage.iter_counts, []);
+        assert.equal((engine.calls[0].params as CompletionParams).prefix, "import os\ndef f():\n    ", "the same prompt as the completion's, so it is cached");
+
+        const answered = await post("/infill", request(32));
+        const body = await answered.json() as { content: string; tokens_predicted: number };
+        assert.equal(answered.status, 200, JSON.stringify(body));
+        assert.equal(body.content, "return 1\n");
+        assert.equal(body.tokens_predicted, 2);
     });
 });
 

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import manifest from "../../package.json" with { type: "json" };
 import { paramSchemas } from "../../src/engine/process/requestSchemas.js";
 import {
-    declaration, readChatSettings, readEngineSettings, readInlineCompletionSettings, type SettingKey, type SettingsSource
+    declaration, readChatSettings, readEngineSettings, readEngineUrl, readInlineCompletionSettings, type SettingKey, type SettingsSource
 } from "../../src/settings/settings.js";
 
 const declaredKeys = Object.keys(manifest.contributes.configuration.properties) as SettingKey[];
@@ -22,6 +22,7 @@ function readAll(values: Partial<Record<SettingKey, unknown>> = {}): { read: Set
     };
     const settings = {
         ...readEngineSettings(source, "/bundled"),
+        engineUrl: readEngineUrl(source),
         ...Object.fromEntries(Object.entries(readInlineCompletionSettings(source)).map(([key, value]) => [`inline.${key}`, value])),
         ...Object.fromEntries(Object.entries(readChatSettings(source)).map(([key, value]) => [`chat.${key}`, value]))
     };
@@ -32,6 +33,11 @@ describe("settings from package.json", () => {
     test("every key the code reads is declared, and every declared key is read", () => {
         const { read } = readAll();
         assert.deepEqual([...read].sort(), [...declaredKeys].sort());
+    });
+
+    test("tah.engine.url: empty runs the engine here; a URL is trimmed of spaces and trailing slashes", () => {
+        assert.equal(readAll().settings.engineUrl, undefined);
+        assert.equal(readAll({ "tah.engine.url": "  http://gpu-box:8080// " }).settings.engineUrl, "http://gpu-box:8080");
     });
 
     test("with nothing set, each reader gives the declared default", () => {

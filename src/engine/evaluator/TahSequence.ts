@@ -1,7 +1,7 @@
 import type { NativeSampling } from "../native/tahBindings.js";
 import { EngineError } from "../protocol/EngineError.js";
 import type { TahContext } from "./TahContext.js";
-import type { SamplingOptions } from "./sampling.js";
+import { samplingAtStep, type SamplingOptions } from "./sampling.js";
 import { recordsOf, type TokenRecord } from "./tokenRecords.js";
 
 export interface EvaluateOptions {
@@ -314,7 +314,7 @@ export class TahSequence {
         const model = this.context.model;
         const isStop = options.isStopToken ?? ((token: number) => model.isEndOfGeneration(token));
         const prefillStart = performance.now();
-        const prefill = await this.prefillHeld(prompt, { ...common, recordFrom: options.promptRecordsFrom ?? prompt.length - 1 });
+        const prefill = await this.prefillHeld(prompt, { ...common, sample: samplingAtStep(options.sampling, 0), recordFrom: options.promptRecordsFrom ?? prompt.length - 1 });
         const summary: GenerationSummary = {
             stopReason: "maxTokens",
             promptTokens: prompt.length,
@@ -355,7 +355,7 @@ export class TahSequence {
                 summary.stopReason = "deadline";
                 break;
             }
-            const step = await this.evaluateHeld([next], common);
+            const step = await this.evaluateHeld([next], { ...common, sample: samplingAtStep(options.sampling, summary.generatedTokens) });
             predictor = step.records[0]!;
             next = step.nextToken!;
         }

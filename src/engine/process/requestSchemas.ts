@@ -3,6 +3,8 @@ import type { EngineMethod } from "../protocol/engineProtocol.js";
 
 /** Bounds on what a request may ask for: a request beyond them is refused, not attempted. */
 const maxTextChars = 2_000_000;
+/** The most parallel sequences per role (tah serve --parallel refuses more too). */
+export const maxParallel = 64;
 /** The most threads the engine runs on (the CLI refuses more too). */
 export const maxThreads = 256;
 
@@ -12,7 +14,8 @@ const settings = z.object({
     gpu: z.enum(["auto", "cpu", "vulkan", "cuda"]),
     threads: z.number().int().min(0).max(maxThreads),
     contextSize: z.number().int().min(512).max(131_072),
-    threshold: z.number().min(0).max(1).nullable()
+    threshold: z.number().min(0).max(1).nullable(),
+    parallel: z.number().int().min(1).max(maxParallel).optional()
 });
 
 const complete = z.object({
@@ -21,7 +24,8 @@ const complete = z.object({
     maxTokens: z.number().int().min(1).max(512),
     maxMs: z.number().int().min(50).max(30_000),
     maxLines: z.number().int().min(1).max(100),
-    stream: z.boolean()
+    stream: z.boolean(),
+    promptIterations: z.boolean().optional()
 });
 
 const chat = z.object({
@@ -30,7 +34,15 @@ const chat = z.object({
         .refine((messages) => messages.reduce((total, message) => total + message.content.length, 0) <= maxTextChars, `the messages together must be at most ${maxTextChars} characters`),
     maxTokens: z.number().int().min(16).max(32_768),
     enableThinking: z.boolean(),
-    stream: z.boolean()
+    sampling: z.object({
+        temperature: z.number().min(0).max(2).optional(),
+        topP: z.number().min(0).max(1).optional(),
+        topK: z.number().int().min(0).max(1_000_000).optional(),
+        // the native sampler's seed is 32 bits
+        seed: z.number().int().min(0).max(0xffff_ffff).optional()
+    }).strict().optional(),
+    stream: z.boolean(),
+    promptIterations: z.boolean().optional()
 });
 
 const analyze = z.object({ text: z.string().max(maxTextChars) });

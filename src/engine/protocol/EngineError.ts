@@ -31,6 +31,10 @@ export const engineErrorCodes = [
     "crashed",
     /** The engine process was stopped or restarted on purpose (dispose, restart). */
     "stopped",
+    /** A remote engine (tah.engine.url) cannot be reached, stopped answering, or the connection to it was lost. */
+    "unreachable",
+    /** A remote engine refused this client's token. */
+    "unauthorized",
     /** Anything else: a bug. */
     "internal"
 ] as const;

@@ -19,6 +19,8 @@ export interface EngineSettings {
     contextSize: number;
     /** null = the model's own threshold */
     threshold: number | null;
+    /** Generation sequences per role, each answering one request at a time (tah serve --parallel); absent = 1. */
+    parallel?: number;
 }
 
 export interface CandidateView {
@@ -77,6 +79,8 @@ export interface CompletionParams {
     maxLines: number;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
+    /** Report whether each prompt token iterated (promptIterated): the prompt is then evaluated whole, without the cache. */
+    promptIterations?: boolean;
 }
 
 export interface CompletionResult {
@@ -90,6 +94,8 @@ export interface CompletionResult {
     decodeMs: number;
     /** The engine's running totals after this request (what the status bar shows). */
     stats: EngineStats;
+    /** Per prompt token, whether it iterated: only when promptIterations was asked. */
+    promptIterated?: boolean[];
 }
 
 export interface ChatMessage {
@@ -97,12 +103,26 @@ export interface ChatMessage {
     content: string;
 }
 
+/** Chat sampling overrides; each field left out keeps the TaH reference's evaluation setting. */
+export interface ChatSampling {
+    /** 0 = greedy */
+    temperature?: number;
+    topP?: number;
+    /** 0 = off */
+    topK?: number;
+    /** The same seed (and request) gives the same answer; without one each request draws a fresh seed. */
+    seed?: number;
+}
+
 export interface ChatParams {
     messages: ChatMessage[];
     maxTokens: number;
     enableThinking: boolean;
+    sampling?: ChatSampling;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
+    /** Report whether each prompt token iterated (promptIterated): the prompt is then evaluated whole, without the cache. */
+    promptIterations?: boolean;
 }
 
 export interface ChatResult {
@@ -116,6 +136,8 @@ export interface ChatResult {
     tokensPerSecond: number;
     /** The engine's running totals after this request (what the status bar shows). */
     stats: EngineStats;
+    /** Per prompt token, whether it iterated: only when promptIterations was asked. */
+    promptIterated?: boolean[];
 }
 
 export interface TokenCountParams {

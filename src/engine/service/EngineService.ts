@@ -2,8 +2,8 @@ import { LlamaLogLevel } from "node-llama-cpp";
 import path from "node:path";
 import { StepQueue, type StepPriority } from "../evaluator/StepQueue.js";
 import { TahContext } from "../evaluator/TahContext.js";
-import { greedy } from "../evaluator/sampling.js";
-import type { GenerationSummary } from "../evaluator/TahSequence.js";
+import { greedy, referenceSampling, type SamplingOptions } from "../evaluator/sampling.js";
+import type { GenerationSummary, TahSequence } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
 import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.js";
 import { EngineError, engineErrorCodeOf } from "../protocol/EngineError.js";
@@ -13,6 +13,7 @@ import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     LoadedModels, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
+import { SlotPool, type Slot } from "./SlotPool.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
@@ -32,14 +33,22 @@ function logLevelOf(level: LlamaLogLevel): "debug" | "warn" | "error" {
 /** Where each conversion stage starts, as a share of the whole (the backbone's bytes dominate). */
 const stageFraction: Record<ConvertStage, number> = { read: 0, backbone: 0.1, quantize: 0.7, lora: 0.85, decider: 0.95, done: 1 };
 
-/** Sequences of the chat model's context: chat and file analysis side by side. */
-const chatSequenceOf = { chat: 0, analysis: 1 } as const;
+/**
+ * Sequences of a role's context: `parallel` for its generations (0 … parallel − 1; one in the extension, more under
+ * tah serve --parallel), and in the chat model's context file analysis after them.
+ */
+const analysisSequenceOf = (parallel: number): number => parallel;
+
+/** Requests that may wait for a free sequence of a role once all of its parallel sequences are in use. */
+const maxWaitingForSlot = 64;
 
 /** A model serving one role, in a context of its own. */
 interface Role {
     model: TahModel;
     context: TahContext;
     summary: ModelSummary;
+    /** The generation sequences, spread over concurrent requests; undefined with one (sequence 0, shared in turn). */
+    slots: SlotPool | undefined;
 }
 
 interface Loaded {
@@ -60,8 +69,26 @@ function answerReserve(maxTokens: number, contextSize: number): number {
     return Math.min(maxTokens, Math.floor(contextSize / 2));
 }
 
-/** Chat sampling: the reference's evaluation settings for TaH models. */
-const chatSampling = { temperature: 0.6, topK: 20, topP: 0.95, minP: 0, seed: 0 };
+/** Chat sampling: the reference's evaluation settings for TaH models, under the request's own choices. */
+function chatSamplingOf(requested: ChatParams["sampling"]): SamplingOptions {
+    return {
+        temperature: requested?.temperature ?? referenceSampling.temperature,
+        topK: requested?.topK ?? referenceSampling.topK,
+        topP: requested?.topP ?? referenceSampling.topP,
+        minP: referenceSampling.minP,
+        seed: requested?.seed ?? Math.floor(Math.random() * 0x1_0000_0000)
+    };
+}
+
+/**
+ * Whether each prompt token iterated, when asked: known only if the whole prompt was evaluated by this request
+ * (nothing came from the cache, which another request on the sequence could have refilled in between).
+ */
+function promptIterated(asked: boolean | undefined, summary: GenerationSummary): { promptIterated?: boolean[] } {
+    if (asked !== true || summary.reusedTokens > 0 || summary.promptRecords.length !== summary.promptTokens)
+        return {};
+    return { promptIterated: summary.promptRecords.map((record) => record.iterated) };
+}
 
 /** What the engine process does, independent of how requests reach it. */
 export class EngineService {
@@ -126,8 +153,9 @@ export class EngineService {
             if (!shared)
                 models.push(completionModel);
             const threads = settings.threads > 0 ? settings.threads : patched.llama.cpuMathCores;
-            const chat = await this.role(chatModel, settings.modelPath, settings, threads, "background", Object.keys(chatSequenceOf).length);
-            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", 1);
+            const parallel = settings.parallel ?? 1;
+            const chat = await this.role(chatModel, settings.modelPath, settings, threads, "background", parallel, 1);
+            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", parallel, 0);
             this.loaded = { settings, chat, completion };
             report(1, "ready");
             for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
@@ -140,8 +168,8 @@ export class EngineService {
         }
     }
 
-    private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, sequences: number): Promise<Role> {
-        const context = await TahContext.create(model, { sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority });
+    private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, parallel: number, extraSequences: number): Promise<Role> {
+        const context = await TahContext.create(model, { sequences: parallel + extraSequences, contextSize: settings.contextSize, threads, steps: this.steps, priority });
         const summary: ModelSummary = {
             name: model.name,
             kind: model.kind,
@@ -154,7 +182,23 @@ export class EngineService {
             hasChatTemplate: model.chatTemplate !== undefined,
             vocabularySize: model.vocabularySize
         };
-        return { model, context, summary };
+        return { model, context, summary, slots: parallel > 1 ? new SlotPool(parallel, maxWaitingForSlot) : undefined };
+    }
+
+    /**
+     * When a request asks whether each prompt token iterated: the sequence's cache is dropped first (a token taken from
+     * the cache is not evaluated again, so its pass would be unknown) and every prompt position is recorded.
+     */
+    private async promptRecordsFrom(sequence: TahSequence, asked: boolean | undefined, signal: AbortSignal): Promise<{ promptRecordsFrom?: number }> {
+        if (asked !== true)
+            return {};
+        await sequence.evaluate([], { keep: 0, signal });
+        return { promptRecordsFrom: 0 };
+    }
+
+    /** A generation sequence of the role for one request: its own under --parallel, else sequence 0 in turn. */
+    private slotOf(role: Role, signal: AbortSignal): Promise<Slot> {
+        return role.slots === undefined ? Promise.resolve({ index: 0, release: () => undefined }) : role.slots.acquire(signal);
     }
 
     async unload(): Promise<void> {
@@ -181,18 +225,24 @@ export class EngineService {
         const { model, context } = loaded.completion;
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
-        const sequence = context.sequence(0);
+        const slot = await this.slotOf(loaded.completion, signal);
+        const promptRecordsFrom = await this.promptRecordsFrom(context.sequence(slot.index), params.promptIterations, signal).catch((error: unknown) => {
+            slot.release();
+            throw error;
+        });
 
         const tokens: TokenView[] = [];
         let text = "";
-        const summary = await sequence.generateEach(prompt.tokens, {
+        const summary = await context.sequence(slot.index).generateEach(prompt.tokens, {
+            ...promptRecordsFrom,
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: greedy,
             threshold: this.threshold(loaded),
             maxDecodeMs: params.maxMs,
             isStopToken: (token) => model.isMarkupToken(token),
             isDone: (generated) => generated.split("\n").length > params.maxLines,
-            // the newest keystroke's completion is the one that counts: older ones still waiting are dropped
+            // the newest keystroke's completion is the one that counts: older ones still waiting are dropped (with
+            // parallel sequences each request has one of its own, and nothing waits for it)
             supersedesWaiting: true,
             signal
         }, (generated) => {
@@ -200,7 +250,7 @@ export class EngineService {
             const view = tokenView(model, generated.token, generated.text, generated.record);
             tokens.push(view);
             onToken(view);
-        });
+        }).finally(slot.release);
         this.account(summary);
         if (summary.stopReason === "done") {
             // the last token ran past the line limit: keep the text up to it
@@ -221,7 +271,8 @@ export class EngineService {
             mode: prompt.mode,
             prefillMs: summary.prefillMs,
             decodeMs: summary.decodeMs,
-            stats: this.status().stats
+            stats: this.status().stats,
+            ...promptIterated(params.promptIterations, summary)
         };
     }
 
@@ -230,16 +281,22 @@ export class EngineService {
         const { model, context } = loaded.chat;
         const prompt = buildChatPrompt(model, params.messages, loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize), params.enableThinking);
         let text = "";
-        const summary = await context.sequence(chatSequenceOf.chat).generateEach(prompt.tokens, {
+        const slot = await this.slotOf(loaded.chat, signal);
+        const promptRecordsFrom = await this.promptRecordsFrom(context.sequence(slot.index), params.promptIterations, signal).catch((error: unknown) => {
+            slot.release();
+            throw error;
+        });
+        const summary = await context.sequence(slot.index).generateEach(prompt.tokens, {
+            ...promptRecordsFrom,
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
-            sampling: { ...chatSampling, seed: Math.floor(Math.random() * 0xffffffff) },
+            sampling: chatSamplingOf(params.sampling),
             threshold: this.threshold(loaded),
             renderSpecialTokens: true,
             signal
         }, (generated) => {
             text += generated.text;
             onToken(tokenView(model, generated.token, generated.text, generated.record));
-        });
+        }).finally(slot.release);
         this.account(summary);
         return {
             text,
@@ -250,7 +307,8 @@ export class EngineService {
             generatedTokens: summary.generatedTokens,
             iteratedTokens: summary.iteratedTokens,
             tokensPerSecond: summary.decodeMs > 0 ? (summary.generatedTokens / summary.decodeMs) * 1000 : 0,
-            stats: this.status().stats
+            stats: this.status().stats,
+            ...promptIterated(params.promptIterations, summary)
         };
     }
 
@@ -273,7 +331,7 @@ export class EngineService {
         const tokens = all.slice(0, loaded.settings.contextSize);
         if (tokens.length === 0)
             return { tokens: [], truncated: false, ms: 0 };
-        const result = await context.sequence(chatSequenceOf.analysis).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
+        const result = await context.sequence(analysisSequenceOf(loaded.settings.parallel ?? 1)).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
         return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length || text.length < params.text.length, ms: performance.now() - started };
     }
 
