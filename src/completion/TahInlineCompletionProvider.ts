@@ -44,7 +44,8 @@ export class TahInlineCompletionProvider implements vscode.InlineCompletionItemP
                 text,
                 offset,
                 trigger: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? "explicit" : "automatic",
-                signal: controller.signal
+                signal: controller.signal,
+                document: document.uri.toString()
             });
             if (outcome.source === "engine")
                 this.log.debug(`completion: ${outcome.latencyMs?.toFixed(0)} ms, ${outcome.result?.mode}, ${outcome.result?.reusedTokens}/${outcome.result?.promptTokens} prompt tokens reused, stop ${outcome.result?.stopReason}`);

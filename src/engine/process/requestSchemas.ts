@@ -21,7 +21,8 @@ const complete = z.object({
     maxTokens: z.number().int().min(1).max(512),
     maxMs: z.number().int().min(50).max(30_000),
     maxLines: z.number().int().min(1).max(100),
-    stream: z.boolean()
+    stream: z.boolean(),
+    document: z.string().max(4096).optional()
 });
 
 const chat = z.object({

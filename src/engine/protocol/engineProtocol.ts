@@ -55,6 +55,10 @@ export interface ModelSummary {
     hasFim: boolean;
     hasChatTemplate: boolean;
     vocabularySize: number;
+    /** Bytes of KV cache this role's context holds (allocated at load; the bound on its memory beyond the weights). */
+    kvBytes?: number;
+    /** Completion role: documents whose KV is kept side by side, so switching back to one reuses its prompt. */
+    documentSequences?: number;
 }
 
 /** The model of each role. When both roles name one file it is loaded once and both summaries name it. */
@@ -73,6 +77,8 @@ export interface CompletionParams {
     maxLines: number;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
+    /** The document the prompt comes from (its URI): each recent document keeps its KV in a sequence of its own. */
+    document?: string;
 }
 
 export interface CompletionResult {
@@ -82,6 +88,8 @@ export interface CompletionResult {
     promptTokens: number;
     reusedTokens: number;
     mode: "fim" | "prefix";
+    /** The fill-in-the-middle order of the prompt (fim mode): SPM when the model was trained on it. */
+    order?: "psm" | "spm";
     prefillMs: number;
     decodeMs: number;
     /** The engine's running totals after this request (what the status bar shows). */
