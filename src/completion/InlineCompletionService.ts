@@ -32,6 +32,8 @@ export interface CompletionRequest {
     /** "automatic" as the user types; "explicit" when asked for (no debounce, no skip). */
     trigger: "automatic" | "explicit";
     signal: AbortSignal;
+    /** The document line `text` starts on (callers that pass a window of the document); 0 by default. */
+    firstLine?: number;
     /** The document's URI: the engine keeps recent documents' KV apart, so switching back to one stays cheap. */
     document?: string;
 }
@@ -83,7 +85,7 @@ export class InlineCompletionService {
 
     async provide(request: CompletionRequest, onEvent?: (event: EngineEvent) => void): Promise<CompletionOutcome> {
         const settings = this.settings();
-        const context = extractContext(request.text, request.offset, settings);
+        const context = extractContext(request.text, request.offset, settings, request.firstLine);
         if (request.trigger === "automatic") {
             this.debounce.recordKeystroke(this.now());
             if (shouldSkipAutomatic(context, settings.maxLineSuffix))

@@ -1,6 +1,9 @@
 import type { FimTokens, TahModel } from "../model/TahModel.js";
 import { type FimOrder, fimOrdersOf, preferredFimOrder } from "./fimOrder.js";
 
+/** What a completion prompt needs of a model (the benchmark's plain llama.cpp baseline provides it too). */
+export type PromptModel = Pick<TahModel, "fimTokens" | "tokenize"> & { llamaModel: { fileInfo: { metadata: object } } };
+
 export interface CompletionPrompt {
     tokens: number[];
     mode: "fim" | "prefix";
@@ -55,7 +58,7 @@ export function layoutFimPrompt(fim: FimTokens, prefixTokens: readonly number[],
  * Builds an inline-completion prompt: fill-in-the-middle when the model's GGUF metadata declares FIM tokens (in the
  * order its metadata says it was trained on, see fimOrder.ts), else the prefix alone.
  */
-export function buildCompletionPrompt(model: TahModel, prefix: string, suffix: string, budget: number, options: CompletionPromptOptions = {}): CompletionPrompt {
+export function buildCompletionPrompt(model: PromptModel, prefix: string, suffix: string, budget: number, options: CompletionPromptOptions = {}): CompletionPrompt {
     const maxChars = budget * charsPerTokenBound;
     const fim = model.fimTokens;
     const prefixTokens = model.tokenize(prefix.slice(-maxChars));
@@ -63,7 +66,7 @@ export function buildCompletionPrompt(model: TahModel, prefix: string, suffix: s
         const keep = Math.max(1, Math.min(prefixTokens.length, budget));
         return { tokens: prefixTokens.slice(prefixTokens.length - keep), mode: "prefix" };
     }
-    const order = options.order ?? preferredFimOrder(fimOrdersOf(model));
+    const order = options.order ?? preferredFimOrder(fimOrdersOf(model.llamaModel.fileInfo.metadata));
     const suffixTokens = model.tokenize(suffix.slice(0, maxChars));
     return { tokens: layoutFimPrompt(fim, prefixTokens, suffixTokens, budget, order, options.maxSuffixTokens), mode: "fim", order };
 }

@@ -1,5 +1,3 @@
-import type { TahModel } from "../model/TahModel.js";
-
 /**
  * The fill-in-the-middle orders a model can be trained on (Bavarian et al. 2022, "Efficient Training of Language
  * Models to Fill in the Middle"): PSM puts the prefix first, SPM the suffix first.
@@ -33,9 +31,8 @@ export function preferredFimOrder(orders: readonly FimOrder[]): FimOrder {
     return orders.includes("spm") ? "spm" : "psm";
 }
 
-/** The orders the model's backbone GGUF declares under `tah.fim.orders`. */
-export function fimOrdersOf(model: TahModel): FimOrder[] {
-    const metadata = model.llamaModel.fileInfo.metadata as unknown as Record<string, unknown>;
-    const tah = metadata.tah as { fim?: { orders?: unknown } } | undefined;
+/** The orders a backbone's GGUF metadata (as node-llama-cpp parses it, nested at the dots) declares under `tah.fim.orders`. */
+export function fimOrdersOf(metadata: object): FimOrder[] {
+    const tah = (metadata as { tah?: { fim?: { orders?: unknown } } }).tah;
     return parseFimOrders(tah?.fim?.orders);
 }

@@ -157,7 +157,7 @@ export class EngineService {
             report(1, "ready");
             for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
                 this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads, ${((role.summary.kvBytes ?? 0) / (1 << 20)).toFixed(0)} MiB of KV cache`);
-            this.log("info", `completions keep the KV of ${documents} document(s), FIM order ${preferredFimOrder(fimOrdersOf(completionModel))}`);
+            this.log("info", `completions keep the KV of ${documents} document(s), FIM order ${preferredFimOrder(fimOrdersOf(completionModel.llamaModel.fileInfo.metadata))}`);
             return { chat: chat.summary, completion: completion.summary };
         } catch (error) {
             // disposing a model disposes the contexts made on it
