@@ -143,11 +143,26 @@ test("debounce: follows typing rhythm, shortens at likely spots, and respects it
         debounce.recordKeystroke(t);
     const likely = debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings);
     const unlikely = debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, settings);
-    assert.equal(likely, 300);
-    assert.equal(unlikely, 600);
+    // base: halfway between the setting (100) and the rhythm (200)
+    assert.equal(likely, 75);
+    assert.equal(unlikely, 225);
     debounce.recordLatency(2000);
-    assert.equal(debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings), 50);
+    assert.equal(debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings), 25);
     assert.equal(debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, { baseMs: 250, adaptive: false }), 250);
+});
+
+test("debounce: a fast engine is not waited for longer than twice its answer; before any answer there is no cap (control)", () => {
+    const fast = new AdaptiveDebounce();
+    const unknown = new AdaptiveDebounce();
+    for (let t = 0; t <= 1000; t += 200) {
+        fast.recordKeystroke(t);
+        unknown.recordKeystroke(t);
+    }
+    fast.recordLatency(22);
+    const atLineEnd = { lastCharacter: "x", atLineEnd: true, atDocumentEnd: false };
+    const settings = { baseMs: 200, adaptive: true };
+    assert.equal(fast.delayMs(atLineEnd, settings), 44);
+    assert.equal(unknown.delayMs(atLineEnd, settings), 220);
 });
 
 test("the service shapes what the engine sends with the line limit it asked for, and sends no stream unless asked", async () => {
