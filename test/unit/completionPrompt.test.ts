@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { layoutFimPrompt } from "../../src/engine/prompts/completionPrompt.js";
+import { layoutFimPrompt, prefixDropStride } from "../../src/engine/prompts/completionPrompt.js";
 import { parseFimOrders, preferredFimOrder } from "../../src/engine/prompts/fimOrder.js";
 import { CompletionSequencePool, fileSequenceCount, kvBytesPerPosition, maxFileSequences } from "../../src/engine/service/CompletionSequencePool.js";
 
@@ -47,6 +47,23 @@ test("FIM layout: a short budget keeps the end of the prefix and the start of th
         assert.deepEqual(prefixPart, prefix.slice(prefix.length - prefixPart.length), `${order}: the prefix's end`);
         assert.equal(suffixPart.length, 3, `${order}: the suffix takes its quarter of the room`);
     }
+});
+
+test("FIM layout: a prefix longer than the budget loses its start in strides, so typing keeps the prompt's start", () => {
+    const suffix = chars(");\n}\n");
+    let starts = 0;
+    let previous: number[] | undefined;
+    for (let typed = 0; typed < 64; typed++) {
+        // a distinct token per position, as typed text appends them
+        const tokens = layoutFimPrompt(fim, Array.from({ length: 1000 + typed }, (_, i) => 1000 + i), suffix, 600, "spm");
+        assert.ok(tokens.length <= 600);
+        if (previous !== undefined && commonPrefix(previous, tokens) < previous.length)
+            starts++;
+        previous = tokens;
+    }
+    // 600 − 3 − 6 = 591 prefix tokens kept at most; strides of 64: one cut in 64 keystrokes, not 64
+    assert.ok(starts <= 1, `the prompt's cached part was lost ${starts} times in 64 keystrokes`);
+    assert.ok(previous!.length > 600 - prefixDropStride, "a stride leaves most of the budget in use");
 });
 
 test("FIM layout: the PSM suffix cap bounds the suffix; SPM does not need it", () => {

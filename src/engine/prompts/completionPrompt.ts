@@ -25,6 +25,13 @@ export interface CompletionPromptOptions {
 const suffixShare = 0.25;
 
 /**
+ * A prefix too long for the budget loses its start in steps of up to this many tokens (an eighth of what it keeps, for
+ * small budgets): cutting exactly to the budget would move the prompt's first token on every keystroke and so throw
+ * away every cached token after it.
+ */
+export const prefixDropStride = 64;
+
+/**
  * Characters per token kept before tokenizing: code averages 3–4, so a side cut to this many characters per token of
  * budget still fills the budget, while a 2-million-character prefix is not tokenized whole to keep its last tokens.
  */
@@ -47,7 +54,9 @@ export function layoutFimPrompt(fim: FimTokens, prefixTokens: readonly number[],
         prefixKeep = Math.min(prefixKeep, room - suffixKeep);
         suffixKeep = Math.min(suffixAvailable, room - prefixKeep);
     }
-    const prefix = prefixTokens.slice(prefixTokens.length - prefixKeep);
+    const stride = Math.max(1, Math.min(prefixDropStride, Math.floor(prefixKeep / 8)));
+    const drop = Math.ceil((prefixTokens.length - prefixKeep) / stride) * stride;
+    const prefix = prefixTokens.slice(drop);
     const suffix = suffixTokens.slice(0, suffixKeep);
     return order === "spm"
         ? [fim.prefix, fim.suffix, ...suffix, fim.middle, ...prefix]
