@@ -2,7 +2,7 @@ import type { CompletionParams, CompletionResult, EngineEvent } from "../engine/
 import { AdaptiveDebounce } from "./AdaptiveDebounce.js";
 import { CompletionCache } from "./CompletionCache.js";
 import { type CompletionContext, type ContextBudget, extractContext } from "./completionContext.js";
-import { maxLinesFor, type MultilineSetting, shouldSkipAutomatic } from "./multilinePolicy.js";
+import { blockStopIndent, maxLinesFor, type MultilineSetting, shouldSkipAutomatic } from "./multilinePolicy.js";
 import { type HardTokenPolicy, postProcess, type Suggestion } from "./postProcess.js";
 
 /** The engine as the completion service needs it (EngineClient.request("complete", …) in the product). */
@@ -125,12 +125,14 @@ export class InlineCompletionService {
     /** One engine request and its post-processing; a suggestion is cached under its context. */
     private async ask(context: CompletionContext, settings: InlineCompletionSettings, signal: AbortSignal, document: string | undefined, onEvent?: (event: EngineEvent) => void): Promise<{ suggestion: Suggestion | undefined; result: CompletionResult }> {
         const maxLines = maxLinesFor(context, settings.multiline, settings.maxLines);
+        const stopBelowIndent = blockStopIndent(context, maxLines);
         const result = await this.complete({
             prefix: context.prefix,
             suffix: context.suffix,
             maxTokens: settings.maxTokens,
             maxMs: settings.maxMs,
             maxLines,
+            ...(stopBelowIndent !== undefined ? { stopBelowIndent } : {}),
             stream: onEvent !== undefined,
             ...(document !== undefined ? { document } : {})
         }, { signal, ...(onEvent !== undefined ? { onEvent } : {}) });

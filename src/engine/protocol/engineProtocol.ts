@@ -77,6 +77,8 @@ export interface CompletionParams {
     maxLines: number;
     /** Send a token event per generated token; without it only the result comes back. */
     stream: boolean;
+    /** Multi-line: a later line indented less than this ends the suggestion before it (the block has ended). */
+    stopBelowIndent?: number;
     /** The document the prompt comes from (its URI): each recent document keeps its KV in a sequence of its own. */
     document?: string;
 }

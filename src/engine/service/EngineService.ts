@@ -9,6 +9,7 @@ import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.
 import { EngineError, engineErrorCodeOf } from "../protocol/EngineError.js";
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
+import { keptLines } from "../prompts/completionStops.js";
 import { fimOrdersOf, preferredFimOrder } from "../prompts/fimOrder.js";
 import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
@@ -249,6 +250,7 @@ export class EngineService {
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget, { maxSuffixTokens: loaded.psmSuffixTokens });
         const sequence = context.sequence(loaded.documents.sequenceFor(params.document ?? ""));
+        const stops = { maxLines: params.maxLines, ...(params.stopBelowIndent !== undefined ? { stopBelowIndent: params.stopBelowIndent } : {}) };
 
         const tokens: TokenView[] = [];
         let text = "";
@@ -258,7 +260,7 @@ export class EngineService {
             threshold: this.threshold(loaded),
             maxDecodeMs: params.maxMs,
             isStopToken: (token) => model.isMarkupToken(token),
-            isDone: (generated) => generated.split("\n").length > params.maxLines,
+            isDone: (generated) => keptLines(generated, stops).done,
             // the newest keystroke's completion is the one that counts: older ones still waiting are dropped
             supersedesWaiting: true,
             signal
@@ -270,8 +272,8 @@ export class EngineService {
         });
         this.account(summary);
         if (summary.stopReason === "done") {
-            // the last token ran past the line limit: keep the text up to it
-            const kept = text.split("\n").slice(0, params.maxLines).join("\n");
+            // the last token ran past the line limit or out of the block: keep the text up to it
+            const kept = text.split("\n").slice(0, keptLines(text, stops).lines).join("\n");
             const last = tokens[tokens.length - 1];
             last.text = last.text.slice(0, Math.max(0, last.text.length - (text.length - kept.length)));
             if (last.text === "")
