@@ -1,5 +1,6 @@
 // What the bench's worker processes report (one JSON line on stdout each).
 import type { StepTimings } from "../src/engine/evaluator/TahSequence.js";
+import type { CompletionParams } from "../src/engine/protocol/engineProtocol.js";
 
 export interface SpeedSample {
     /** Tokens per second of greedy decoding (excluding the prompt). */
@@ -36,4 +37,24 @@ export interface WorkerResult {
     rssBytes: number;
     /** TaH only: P(hard) of each decoded token at the last threshold (depth 0 does not depend on it). */
     decodePHard?: number[];
+}
+
+/** The plain llama.cpp replay: the requests the TaH engine received, on the same backbone GGUF. */
+export interface ReplayBaselineRequest {
+    modelPath: string;
+    threads: number;
+    contextSize: number;
+    /** Suffix tokens of a PSM prompt, as the TaH engine chose them (SPM ignores it). */
+    maxSuffixTokens: number;
+    /** The priming request first (untimed), then the typed ones. */
+    priming: CompletionParams;
+    requests: CompletionParams[];
+}
+
+export interface ReplayBaselineResult {
+    buildType: string;
+    order: string;
+    latencies: number[];
+    firstTokenLatencies: number[];
+    evaluatedShares: number[];
 }

@@ -13,15 +13,15 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { packageRoot } from "../src/engine/native/buildIdentity.js";
 import { loadPatchedLlama } from "../src/engine/native/loadPatchedLlama.js";
-import type { StepBreakdown, WorkerRequest, WorkerResult } from "./benchTypes.js";
+import type { ReplayBaselineRequest, ReplayBaselineResult, StepBreakdown, WorkerRequest, WorkerResult } from "./benchTypes.js";
 import { type ChartPoint, decodeChart } from "./chart.js";
-import { replayTyping, type ReplayResult } from "./completionReplay.js";
+import { hardTokenPolicies, replayTyping, type ReplayResult } from "./completionReplay.js";
 import { type BenchShape, qwen3_0_6b, randomTahModel, tinyShape } from "./randomTahModel.js";
 
 const { values } = parseArgs({
     options: {
         quick: { type: "boolean", default: false },
-        threads: { type: "string", default: "1" },
+        threads: { type: "string", default: "2" },
         runs: { type: "string" },
         out: { type: "string" },
         // measure speed only (while working on the engine; the report then lacks parts 4 and 5's engine rows)
@@ -38,6 +38,9 @@ const root = packageRoot();
 const outDir = values.out ?? path.join(root, "bench", "results");
 const cacheDir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "tah-copilot", "bench");
 const targets = { decode0: 0.95, decode7: 0.88, decode100: 0.47, prefill7: 0.85, overheadMs: 2 };
+/** Issue 12's goals for the typing replay (ms, or ratios). */
+const replayGoals = { p50Ms: 600, p95Ms: 1200, firstTokenMs: 250, vsLlamaCpp: 0.9, withChat: 0.05, defaultP50Ms: 60 };
+const replayContextSize = quick ? 2048 : 4096;
 
 function log(message: string): void {
     console.error(`[bench] ${message}`);
@@ -57,6 +60,10 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 function runWorker(file: string, request: WorkerRequest): Promise<WorkerResult> {
+    return runJsonWorker(file, request);
+}
+
+function runJsonWorker<Result>(file: string, request: WorkerRequest | ReplayBaselineRequest): Promise<Result> {
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "workers", file), JSON.stringify(request)], { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
@@ -66,7 +73,7 @@ function runWorker(file: string, request: WorkerRequest): Promise<WorkerResult> 
         child.on("exit", (code) => {
             const line = stdout.trim().split("\n").pop();
             if (code === 0 && line !== undefined)
-                resolve(JSON.parse(line) as WorkerResult);
+                resolve(JSON.parse(line) as Result);
             else
                 reject(new Error(`${file} exited with ${code}: ${stderr.slice(-2000)}`));
         });
@@ -142,19 +149,30 @@ async function main(): Promise<void> {
     log(`speed results:\n${renderReport(series, baseline, threshold7, [], tahRss, Date.now() - started)}`);
 
     const replays: ReplayResult[] = [];
+    let llamaCpp: ReplayBaselineResult | undefined;
     if (!values["no-replay"]) {
-        log("inline completion replay");
-        replays.push(await replayTyping(modelDir, threads, quick ? 24 : 16, log));
+        log("inline completion replay (TaH engine process, then the same requests on plain llama.cpp)");
+        const replay = await replayTyping(modelDir, { threads, keystrokes: quick ? 12 : 40, contextSize: replayContextSize, threshold: threshold7, chatTokens: quick ? 300 : 2000 }, log);
+        replays.push(replay);
+        if (replay.plain.priming !== undefined) {
+            const suffixTokens = /carry (\d+) suffix tokens/.exec(replay.warmUpLog ?? "");
+            llamaCpp = await runJsonWorker<ReplayBaselineResult>("replayBaselineWorker.ts", {
+                modelPath: backbone, threads, contextSize: replayContextSize, maxSuffixTokens: suffixTokens === null ? 64 : Number(suffixTokens[1]),
+                priming: replay.plain.priming, requests: replay.plain.requests
+            });
+            if (llamaCpp.buildType !== "prebuilt")
+                throw new Error(`the replay baseline loaded a ${llamaCpp.buildType} binary, not node-llama-cpp's prebuilt one`);
+        }
         const defaultModel = path.join(root, "models", "tah-code-default");
         if (existsSync(path.join(defaultModel, "tah-model.json")))
-            replays.push(await replayTyping(defaultModel, threads, quick ? 40 : 120, log));
+            replays.push(await replayTyping(defaultModel, { threads, keystrokes: quick ? 40 : 120, contextSize: 2048, threshold: null }, log));
     }
 
-    const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started);
+    const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started, llamaCpp);
     mkdirSync(outDir, { recursive: true });
     const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : "latest";
     writeFileSync(path.join(outDir, `${name}.md`), report);
-    writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, tahRss, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, llamaCpp, tahRss, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
     const points: ChartPoint[] = series.map((entry) => ({
         share: median(entry.decodeShare),
         tps: median(entry.decode) * median(baseline.decode),
@@ -169,7 +187,7 @@ function bytes(value: number): string {
     return `${(value / (1 << 20)).toFixed(0)} MiB`;
 }
 
-function renderReport(series: Series[], baseline: { decode: number[]; prefill: number[]; rss: number }, threshold7: number, replays: ReplayResult[], tahRss: number, elapsedMs: number): string {
+function renderReport(series: Series[], baseline: { decode: number[]; prefill: number[]; rss: number }, threshold7: number, replays: ReplayResult[], tahRss: number, elapsedMs: number, llamaCpp?: ReplayBaselineResult): string {
     const lines: string[] = [];
     const mark = (value: number, target: number | undefined): string => target === undefined ? "" : value >= target ? " ✓" : " ✗";
     lines.push(`# TaH Copilot benchmark — ${shape.name}${quick ? " (quick)" : ""}`, "");
@@ -191,22 +209,83 @@ function renderReport(series: Series[], baseline: { decode: number[]; prefill: n
         const m = (key: keyof StepBreakdown): string => median(entry.breakdowns.map((b) => b[key])).toFixed(2);
         lines.push(`| ${entry.label} | ${m("depth0Ms")} | ${m("deciderMs")} | ${m("selectMs")} | ${m("loraMs")} | ${m("depth1Ms")} | ${m("sampleMs")} | ${m("otherMs")} |`);
     }
-    lines.push("", "## 4. Inline completion latency (engine process, protocol, cache, KV reuse)", "");
-    lines.push("| model | keystrokes | engine requests | cache hits | p50 / p95 to suggestion (ms) | p50 / p95 to first token (ms) | protocol + process overhead p50 / p95 (ms) | prompt reused |", "|---|---|---|---|---|---|---|---|");
-    for (const replay of replays) {
-        lines.push(`| ${replay.model} | ${replay.keystrokes} | ${replay.engineRequests} | ${replay.cacheHits} (${((replay.cacheHits / replay.keystrokes) * 100).toFixed(0)}%) | ${percentile(replay.latencies, 0.5).toFixed(0)} / ${percentile(replay.latencies, 0.95).toFixed(0)} | ${percentile(replay.firstTokenLatencies, 0.5).toFixed(0)} / ${percentile(replay.firstTokenLatencies, 0.95).toFixed(0)} | ${percentile(replay.overheads, 0.5).toFixed(2)} / ${percentile(replay.overheads, 0.95).toFixed(2)}${mark(targets.overheadMs - percentile(replay.overheads, 0.5), 0)} | ${(replay.reusedShare * 100).toFixed(0)}% |`);
-    }
+    lines.push("", ...replaySection(replays, llamaCpp));
     const kvPerToken = 2 * shape.nLayer * shape.nHeadKv * shape.headDim * 2;
     const share7 = median(series[1].decodeShare);
     lines.push("", "## 5. Memory", "");
     lines.push("| | resident memory | KV bytes per token (f16 cache) |", "|---|---|---|");
     lines.push(`| baseline process | ${bytes(baseline.rss)} | ${kvPerToken.toLocaleString("en")} |`);
     lines.push(`| TaH worker process | ${bytes(tahRss)} | ${Math.round(kvPerToken * (1 + share7)).toLocaleString("en")} at ~7% iterated (a depth-1 cell per iterated token), ${(2 * kvPerToken).toLocaleString("en")} at 100% |`);
-    for (const replay of replays)
+    for (const replay of replays) {
         if (replay.rssBytes !== undefined)
-            lines.push(`| engine process (${replay.model}, after the replay) | ${bytes(replay.rssBytes)} | |`);
+            lines.push(`| engine process (${replay.model}, after the replay${replay.chatTokens !== undefined ? ` and a ${replay.chatTokens}-token chat` : ""}) | ${bytes(replay.rssBytes)} | |`);
+        if (replay.completionKvBytes !== undefined)
+            lines.push(`| completion context of ${replay.model} (${replay.documentSequences ?? 1} document sequence(s), context ${replay.model === replays[0].model ? replayContextSize : 2048}) | ${bytes(replay.completionKvBytes)} of KV, allocated at load | |`);
+    }
     lines.push("", `Finished in ${(elapsedMs / 1000).toFixed(0)} s.`, "");
     return lines.join("\n");
+}
+
+function goal(met: boolean, detail: string): string {
+    return met ? `met (${detail})` : `**missed** (${detail})`;
+}
+
+function ms(value: number): string {
+    return Number.isFinite(value) ? value.toFixed(0) : "–";
+}
+
+/** Section 4: the typing replay, each number of issue 12's goal marked met or missed. */
+function replaySection(replays: ReplayResult[], llamaCpp: ReplayBaselineResult | undefined): string[] {
+    const lines: string[] = [];
+    lines.push("## 4. Inline completion: typing replay through the engine process and the completion service", "");
+    if (replays.length === 0)
+        return [...lines, "Not in this report (measured after the speed runs; absent with --no-replay).", ""];
+    const [bench] = replays;
+    const pass = bench.plain;
+    lines.push(`${bench.model}, ${bench.threads} thread(s), ~7% iterated, typing ${bench.keystrokes} characters of real code one by one with ${replaySettingsLine()}; ` +
+        `the file is opened first (a priming request of ${ms(pass.primingMs)} ms, not counted). Prompt: ${pass.order ?? "?"}. ${bench.warmUpLog ?? "no warm-up logged"}.`, "");
+    lines.push("| | TaH engine | goal | result |", "|---|---|---|---|");
+    const p50 = percentile(pass.latencies, 0.5);
+    const p95 = percentile(pass.latencies, 0.95);
+    const first50 = percentile(pass.firstTokenLatencies, 0.5);
+    lines.push(`| keystroke → suggestion p50 / p95 (ms), ${pass.engineRequests} engine requests, ${pass.cacheHits} cache hits, ${pass.skipped} skipped | ${ms(p50)} / ${ms(p95)} | ≤ ${replayGoals.p50Ms} / ≤ ${replayGoals.p95Ms} | ${goal(p50 <= replayGoals.p50Ms && p95 <= replayGoals.p95Ms, `${(p50 / replayGoals.p50Ms).toFixed(2)}× / ${(p95 / replayGoals.p95Ms).toFixed(2)}× the goal`)} |`);
+    lines.push(`| first token p50 / p95 (ms) | ${ms(first50)} / ${ms(percentile(pass.firstTokenLatencies, 0.95))} | ≤ ${replayGoals.firstTokenMs} | ${goal(first50 <= replayGoals.firstTokenMs, `${(first50 / replayGoals.firstTokenMs).toFixed(2)}× the goal`)} |`);
+    lines.push(`| prompt tokens evaluated per keystroke (median share; prompt ${ms(median(pass.promptTokens))} tokens) | ${(median(pass.evaluatedShares) * 100).toFixed(1)}% | – | ${llamaCpp !== undefined ? `llama.cpp replay: ${(median(llamaCpp.evaluatedShares) * 100).toFixed(1)}%` : ""} |`);
+    lines.push(`| where the time goes, medians (ms): prefill / decode / protocol, process and service | ${median(pass.prefillMs).toFixed(0)} / ${median(pass.decodeMs).toFixed(0)} / ${median(pass.overheads).toFixed(1)} | – | |`);
+    if (llamaCpp !== undefined) {
+        const base50 = percentile(llamaCpp.latencies, 0.5);
+        const ratio = base50 / p50;
+        lines.push(`| speed vs plain llama.cpp (same requests, prompt ${llamaCpp.order}, reuse, budgets; its p50 / p95 ${ms(base50)} / ${ms(percentile(llamaCpp.latencies, 0.95))} ms, first token p50 ${ms(percentile(llamaCpp.firstTokenLatencies, 0.5))} ms) | ${ratio.toFixed(3)}× | ≥ ${replayGoals.vsLlamaCpp}× | ${goal(ratio >= replayGoals.vsLlamaCpp, `llama.cpp p50 / TaH p50`)} |`);
+    }
+    if (bench.withChat !== undefined) {
+        const chat50 = percentile(bench.withChat.latencies, 0.5);
+        const ratio = chat50 / p50;
+        lines.push(`| the same typing with a ${bench.chatTokens ?? "?"}-token chat held (p50 / p95 ${ms(chat50)} / ${ms(percentile(bench.withChat.latencies, 0.95))} ms) | ${ratio.toFixed(3)}× the time | 1 ± ${replayGoals.withChat} | ${goal(Math.abs(ratio - 1) <= replayGoals.withChat, "p50 with the chat / p50 without")} |`);
+    }
+    for (const replay of replays.slice(1)) {
+        const value = percentile(replay.plain.latencies, 0.5);
+        lines.push(`| ${replay.model}: keystroke → suggestion p50 / p95 (ms), ${replay.plain.engineRequests} engine requests, ${replay.plain.cacheHits} cache hits; prompt ${replay.plain.order ?? "?"}, ${(median(replay.plain.evaluatedShares) * 100).toFixed(1)}% evaluated per keystroke | ${ms(value)} / ${ms(percentile(replay.plain.latencies, 0.95))} | ≤ ${replayGoals.defaultP50Ms} | ${goal(value <= replayGoals.defaultP50Ms, `${(value / replayGoals.defaultP50Ms).toFixed(2)}× the goal`)} |`);
+    }
+    lines.push("", "### Quality: each engine suggestion against what was really typed next, under each hard-token policy", "");
+    lines.push("| model | policy | shown | characters shown | of them right | first line exactly right |", "|---|---|---|---|---|---|");
+    for (const replay of replays) {
+        const requests = replay.plain.engineRequests;
+        let best: { policy: string; share: number } | undefined;
+        for (const policy of hardTokenPolicies) {
+            const q = replay.plain.quality[policy];
+            const share = q.shownChars > 0 ? q.matchedChars / q.shownChars : 0;
+            if (best === undefined || share > best.share)
+                best = { policy, share };
+            lines.push(`| ${replay.model} | ${policy} | ${q.shown} of ${requests} | ${q.shownChars} | ${q.matchedChars} (${(share * 100).toFixed(1)}%) | ${q.firstLineExact} (${q.shown > 0 ? ((q.firstLineExact / q.shown) * 100).toFixed(1) : "0"}% of shown) |`);
+        }
+        lines.push(`| ${replay.model} | **higher share of shown characters right** | ${best?.policy ?? "–"} | | | |`);
+    }
+    lines.push("", "Random weights (the bench shape) never match real code: their quality rows only show that suggestions are non-empty text; the default model's rows are the measure.", "");
+    return lines;
+}
+
+function replaySettingsLine(): string {
+    return "a window of 128–143 prefix lines and 32 suffix lines, 16 tokens and 500 ms at most, single line at a line's end inside code";
 }
 
 await main();

@@ -9,6 +9,7 @@ import type { PatchedLlama } from "../src/engine/native/loadPatchedLlama.js";
 import { encodeFloat16 } from "../src/gguf/floatEncoding.js";
 import { GgmlType, gguf, type GgufMetadata } from "../src/gguf/ggufTypes.js";
 import { type GgufTensor, writeGguf } from "../src/gguf/ggufWriter.js";
+import { fimOrdersKey } from "../src/engine/prompts/fimOrder.js";
 
 export interface BenchShape {
     name: string;
@@ -83,7 +84,11 @@ function vector(name: string, length: number, value: number): GgufTensor {
     return { name, dims: [length], type: GgmlType.F32, data: new Float32Array(length).fill(value) };
 }
 
-/** A byte-level vocabulary of the shape's size: bytes, two-character merges, specials, then unused padding. */
+/**
+ * A byte-level vocabulary of the shape's size: bytes, two-character merges, specials, then printable pieces (two and
+ * three characters, with and without a leading space) up to the size. Every token decodes to text, so what a random
+ * model draws shows as ghost text the way a real model's would (unused-token padding decodes to nothing).
+ */
 function vocabulary(size: number): GgufMetadata {
     const byteChars: string[] = [];
     const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
@@ -108,9 +113,27 @@ function vocabulary(size: number): GgufMetadata {
         tokens.push(special);
         types.push(3);
     }
-    while (tokens.length < size) {
-        tokens.push(`[PAD${tokens.length}]`);
-        types.push(5);
+    const known = new Set(tokens);
+    const space = byteChars[32];
+    const pieces = function* (): Generator<string> {
+        for (const a of letters)
+            for (const b of letters)
+                yield a + b;
+        for (const a of letters)
+            for (const b of letters)
+                yield space + a + b;
+        for (const a of letters)
+            for (const b of letters)
+                for (const c of letters)
+                    yield a + b + c;
+    };
+    for (const piece of pieces()) {
+        if (tokens.length >= size)
+            break;
+        if (known.has(piece))
+            continue;
+        tokens.push(piece);
+        types.push(1);
     }
     return {
         "tokenizer.ggml.model": gguf.string("gpt2"),
@@ -155,7 +178,9 @@ async function writeBackbone(file: string, s: BenchShape): Promise<void> {
             "qwen3.attention.value_length": gguf.uint32(s.headDim),
             "qwen3.attention.layer_norm_rms_epsilon": gguf.float32(1e-6),
             "qwen3.rope.freq_base": gguf.float32(1e6),
-            ...vocabulary(s.nVocab)
+            ...vocabulary(s.nVocab),
+            // random weights know no order; declaring both lets the bench measure the SPM path (see fimOrder.ts)
+            [fimOrdersKey]: gguf.string("psm,spm")
         },
         tensors,
         sync: false
@@ -219,7 +244,7 @@ async function writeDecider(file: string, s: BenchShape): Promise<void> {
  * use under `cacheDir` and reused afterwards.
  */
 export async function randomTahModel(cacheDir: string, shape: BenchShape, patched: PatchedLlama, threads: number, log: (message: string) => void): Promise<string> {
-    const folder = path.join(cacheDir, `${shape.name}-q8_0-v2`);
+    const folder = path.join(cacheDir, `${shape.name}-q8_0-v3`);
     if (existsSync(path.join(folder, "tah-model.json")))
         return folder;
     const partial = `${folder}.partial-${process.pid}`;

@@ -14,12 +14,14 @@ export interface DebounceSettings {
     adaptive: boolean;
 }
 
-const minDelayMs = 50;
+const minDelayMs = 25;
 const maxDelayMs = 1000;
 
 /**
- * Tabby-style adaptive debounce: the delay follows the user's typing rhythm, shortens where a suggestion is likely
- * wanted (after a trigger character, at a line's end), and lengthens while the engine is slow to answer.
+ * Tabby-style adaptive debounce: the delay follows the user's typing rhythm and shortens where a suggestion is likely
+ * wanted (after a trigger character, at a line's end). It never exceeds twice what the engine takes to answer: the wait
+ * exists to spare the engine work the next keystroke would cancel, and a fast engine's work costs less than the wait.
+ * (The earlier 1.5–3× the rhythm put about half a second between a keystroke and a 22 ms suggestion.)
  */
 export class AdaptiveDebounce {
     private lastKeystroke: number | undefined;
@@ -44,11 +46,13 @@ export class AdaptiveDebounce {
     delayMs(context: DebounceContext, settings: DebounceSettings): number {
         if (!settings.adaptive)
             return settings.baseMs;
-        const rhythm = Math.min(400, Math.max(100, this.interval ?? settings.baseMs));
-        const base = Math.max(settings.baseMs, rhythm);
+        const rhythm = Math.min(400, Math.max(50, this.interval ?? settings.baseMs));
+        const base = (settings.baseMs + rhythm) / 2;
         const score = (triggerCharacters.has(context.lastCharacter) ? 0.5 : 0) + (context.atLineEnd ? 0.4 : 0) + (context.atDocumentEnd ? 0.1 : 0);
-        // a likely spot waits 1.5× the rhythm, an unlikely one 3×; a slow engine is not made to wait longer still
-        const delay = base * (3 - 1.5 * score) - 0.3 * (this.latency ?? 0);
+        // a likely spot waits half the base, an unlikely one 1.5×; a slow engine is not made to wait longer still
+        let delay = base * (1.5 - score) - 0.3 * (this.latency ?? 0);
+        if (this.latency !== undefined)
+            delay = Math.min(delay, 2 * this.latency);
         return Math.round(Math.min(maxDelayMs, Math.max(minDelayMs, delay)));
     }
 }

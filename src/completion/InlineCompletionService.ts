@@ -1,8 +1,8 @@
 import type { CompletionParams, CompletionResult, EngineEvent } from "../engine/protocol/engineProtocol.js";
 import { AdaptiveDebounce } from "./AdaptiveDebounce.js";
 import { CompletionCache } from "./CompletionCache.js";
-import { type ContextBudget, extractContext } from "./completionContext.js";
-import { maxLinesFor, type MultilineSetting, shouldSkipAutomatic } from "./multilinePolicy.js";
+import { type CompletionContext, type ContextBudget, extractContext } from "./completionContext.js";
+import { blockStopIndent, maxLinesFor, type MultilineSetting, shouldSkipAutomatic } from "./multilinePolicy.js";
 import { type HardTokenPolicy, postProcess, type Suggestion } from "./postProcess.js";
 
 /** The engine as the completion service needs it (EngineClient.request("complete", …) in the product). */
@@ -19,6 +19,11 @@ export interface InlineCompletionSettings extends ContextBudget {
     hardTokenPolicy: HardTokenPolicy;
     hardTokenThreshold: number;
     cacheSize: number;
+    /**
+     * After a suggestion is shown, ask for the one that follows it (as if it were accepted) while the user reads:
+     * accepting then shows the next suggestion from the cache, and the engine's cells for it are warm. On by default.
+     */
+    speculative?: boolean;
 }
 
 export interface CompletionRequest {
@@ -27,10 +32,15 @@ export interface CompletionRequest {
     /** "automatic" as the user types; "explicit" when asked for (no debounce, no skip). */
     trigger: "automatic" | "explicit";
     signal: AbortSignal;
+    /** The document line `text` starts on (callers that pass a window of the document); 0 by default. */
+    firstLine?: number;
+    /** The document's URI: the engine keeps recent documents' KV apart, so switching back to one stays cheap. */
+    document?: string;
 }
 
 export interface CompletionOutcome {
     suggestion: Suggestion | undefined;
+    /** "cache" includes suggestions computed speculatively before they were asked for. */
     source: "cache" | "engine" | "skipped";
     /** From the end of the debounce to the answer (engine requests only). */
     latencyMs?: number;
@@ -62,6 +72,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 export class InlineCompletionService {
     private readonly cache: CompletionCache;
     readonly debounce = new AdaptiveDebounce();
+    /** The speculative request running, if any: a request the cache cannot answer cancels it. */
+    private speculation: { controller: AbortController; done: Promise<void> } | undefined;
 
     constructor(private readonly complete: CompleteFunction, private readonly settings: () => InlineCompletionSettings, private readonly now: () => number = () => performance.now()) {
         this.cache = new CompletionCache(settings().cacheSize);
@@ -73,7 +85,7 @@ export class InlineCompletionService {
 
     async provide(request: CompletionRequest, onEvent?: (event: EngineEvent) => void): Promise<CompletionOutcome> {
         const settings = this.settings();
-        const context = extractContext(request.text, request.offset, settings);
+        const context = extractContext(request.text, request.offset, settings, request.firstLine);
         if (request.trigger === "automatic") {
             this.debounce.recordKeystroke(this.now());
             if (shouldSkipAutomatic(context, settings.maxLineSuffix))
@@ -83,6 +95,8 @@ export class InlineCompletionService {
         const hit = this.cache.get(context.prefix, context.suffix);
         if (hit !== undefined)
             return { suggestion: hit.suggestion, source: "cache" };
+        // the user went elsewhere than the speculation guessed: the engine is needed for this request now
+        this.speculation?.controller.abort();
 
         if (request.trigger === "automatic") {
             const delay = this.debounce.delayMs({
@@ -94,19 +108,34 @@ export class InlineCompletionService {
                 return { suggestion: undefined, source: "skipped" };
         }
 
-        const maxLines = maxLinesFor(context, settings.multiline, settings.maxLines);
         const started = this.now();
+        const { suggestion, result } = await this.ask(context, settings, request.signal, request.document, onEvent);
+        const latencyMs = this.now() - started;
+        this.debounce.recordLatency(latencyMs);
+        if (suggestion !== undefined && settings.speculative !== false)
+            this.speculate(context, suggestion, settings, request.document);
+        return { suggestion, source: "engine", latencyMs, result };
+    }
+
+    /** Resolves once the speculative request running (if any) is over; for tests and the benchmark. */
+    async speculationSettled(): Promise<void> {
+        await this.speculation?.done;
+    }
+
+    /** One engine request and its post-processing; a suggestion is cached under its context. */
+    private async ask(context: CompletionContext, settings: InlineCompletionSettings, signal: AbortSignal, document: string | undefined, onEvent?: (event: EngineEvent) => void): Promise<{ suggestion: Suggestion | undefined; result: CompletionResult }> {
+        const maxLines = maxLinesFor(context, settings.multiline, settings.maxLines);
+        const stopBelowIndent = blockStopIndent(context, maxLines);
         const result = await this.complete({
             prefix: context.prefix,
             suffix: context.suffix,
             maxTokens: settings.maxTokens,
             maxMs: settings.maxMs,
             maxLines,
-            stream: onEvent !== undefined
-        }, { signal: request.signal, ...(onEvent !== undefined ? { onEvent } : {}) });
-        const latencyMs = this.now() - started;
-        this.debounce.recordLatency(latencyMs);
-
+            ...(stopBelowIndent !== undefined ? { stopBelowIndent } : {}),
+            stream: onEvent !== undefined,
+            ...(document !== undefined ? { document } : {})
+        }, { signal, ...(onEvent !== undefined ? { onEvent } : {}) });
         const suggestion = postProcess({ text: result.text, tokens: result.tokens }, {
             suffix: context.suffix,
             maxLines,
@@ -116,6 +145,20 @@ export class InlineCompletionService {
         });
         if (suggestion !== undefined)
             this.cache.set(context.prefix, context.suffix, suggestion);
-        return { suggestion, source: "engine", latencyMs, result };
+        return { suggestion, result };
+    }
+
+    /** Asks, in the background, for the suggestion that follows `shown` once it is accepted (llama.vscode's speculative FIM). */
+    private speculate(context: CompletionContext, shown: Suggestion, settings: InlineCompletionSettings, document: string | undefined): void {
+        this.speculation?.controller.abort();
+        const accepted = context.prefix + shown.text;
+        const lineStart = accepted.lastIndexOf("\n") + 1;
+        const next: CompletionContext = { prefix: accepted, suffix: context.suffix, linePrefix: accepted.slice(lineStart), lineSuffix: context.lineSuffix };
+        const controller = new AbortController();
+        const done = this.ask(next, settings, controller.signal, document).then(() => undefined, () => undefined).finally(() => {
+            if (this.speculation?.controller === controller)
+                this.speculation = undefined;
+        });
+        this.speculation = { controller, done };
     }
 }

@@ -1,5 +1,6 @@
 import * as vscode from "vscode";
 import type { TokenView } from "../engine/protocol/engineProtocol.js";
+import { prefixWindowStride } from "./completionContext.js";
 import type { InlineCompletionService } from "./InlineCompletionService.js";
 import type { Suggestion } from "./postProcess.js";
 
@@ -35,7 +36,7 @@ export class TahInlineCompletionProvider implements vscode.InlineCompletionItemP
         const subscription = token.onCancellationRequested(() => controller.abort());
         try {
             // a window of the document: enough lines for the prompt, not the whole (possibly huge) file
-            const start = new vscode.Position(Math.max(0, position.line - settings.prefixLines - 1), 0);
+            const start = new vscode.Position(Math.max(0, position.line - settings.prefixLines - prefixWindowStride), 0);
             const endLine = Math.min(document.lineCount - 1, position.line + settings.suffixLines + 1);
             const end = document.lineAt(endLine).range.end;
             const text = document.getText(new vscode.Range(start, end));
@@ -44,7 +45,9 @@ export class TahInlineCompletionProvider implements vscode.InlineCompletionItemP
                 text,
                 offset,
                 trigger: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? "explicit" : "automatic",
-                signal: controller.signal
+                signal: controller.signal,
+                firstLine: start.line,
+                document: document.uri.toString()
             });
             if (outcome.source === "engine")
                 this.log.debug(`completion: ${outcome.latencyMs?.toFixed(0)} ms, ${outcome.result?.mode}, ${outcome.result?.reusedTokens}/${outcome.result?.promptTokens} prompt tokens reused, stop ${outcome.result?.stopReason}`);

@@ -28,3 +28,18 @@ export function maxLinesFor(context: CompletionContext, setting: MultilineSettin
 export function shouldSkipAutomatic(context: CompletionContext, maxLineSuffix: number): boolean {
     return context.lineSuffix.trim().length > maxLineSuffix;
 }
+
+/**
+ * Multi-line suggestions end with the block they fill: after a block opener, at the first line back at the opener's
+ * indentation or left of it; on an empty line, at the first line left of the cursor (the enclosing block closed).
+ * Undefined where the suggestion is a single line.
+ */
+export function blockStopIndent(context: CompletionContext, maxLines: number): number | undefined {
+    if (maxLines <= 1)
+        return undefined;
+    if (context.linePrefix.trim() === "")
+        return context.linePrefix.length;
+    if (blockOpeners.test(context.linePrefix))
+        return context.linePrefix.length - context.linePrefix.trimStart().length + 1;
+    return undefined;
+}

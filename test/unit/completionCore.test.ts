@@ -4,7 +4,7 @@ import type { CompletionParams, CompletionResult, TokenView } from "../../src/en
 import { type CompleteFunction, InlineCompletionService } from "../../src/completion/InlineCompletionService.js";
 import { AdaptiveDebounce } from "../../src/completion/AdaptiveDebounce.js";
 import { CompletionCache } from "../../src/completion/CompletionCache.js";
-import { extractContext } from "../../src/completion/completionContext.js";
+import { extractContext, prefixWindowStride } from "../../src/completion/completionContext.js";
 import { maxLinesFor, shouldSkipAutomatic } from "../../src/completion/multilinePolicy.js";
 import { postProcess, suffixOverlap, type Suggestion } from "../../src/completion/postProcess.js";
 
@@ -22,11 +22,26 @@ const budget = { prefixLines: 2, suffixLines: 1, maxPrefixChars: 10_000, maxSuff
 test("context: prefix from a line start, suffix to a line end, the cursor's line split", () => {
     const text = "line0\nline1\nline2\nab|cd\nline4\nline5\n";
     const offset = text.indexOf("|");
-    const context = extractContext(text.replace("|", ""), offset, budget);
+    // the text starts on document line 15: the cursor is on line 18, the window starts on line 16 (a stride multiple)
+    const context = extractContext(text.replace("|", ""), offset, budget, 15);
     assert.equal(context.prefix, "line1\nline2\nab");
     assert.equal(context.suffix, "cd\nline4");
     assert.equal(context.linePrefix, "ab");
     assert.equal(context.lineSuffix, "cd");
+});
+
+test("context: the prefix window starts on a stride multiple, so typing a new line leaves its start in place", () => {
+    const lines = Array.from({ length: 60 }, (_, i) => `line${i}`);
+    const window = { ...budget, prefixLines: 20 };
+    const startOf = (cursorLine: number): string => {
+        const text = `${lines.slice(0, cursorLine).join("\n")}\n`;
+        return extractContext(text, text.length, window).prefix.split("\n")[0];
+    };
+    assert.equal(startOf(40), `line${16}`, "40 − 20 = 20, down to 16");
+    assert.equal(startOf(41), `line${16}`, "one more line typed: the same start");
+    assert.equal(startOf(51), `line${16}`, "up to prefixLines + stride − 1 lines");
+    assert.equal(startOf(52), `line${prefixWindowStride * 2}`, "the window moves a stride at a time");
+    assert.ok(extractContext(`${lines.join("\n")}`, 0, window).prefix === "");
 });
 
 test("context: the character cap keeps whole lines where it can", () => {
@@ -128,11 +143,26 @@ test("debounce: follows typing rhythm, shortens at likely spots, and respects it
         debounce.recordKeystroke(t);
     const likely = debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings);
     const unlikely = debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, settings);
-    assert.equal(likely, 300);
-    assert.equal(unlikely, 600);
+    // base: halfway between the setting (100) and the rhythm (200)
+    assert.equal(likely, 75);
+    assert.equal(unlikely, 225);
     debounce.recordLatency(2000);
-    assert.equal(debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings), 50);
+    assert.equal(debounce.delayMs({ lastCharacter: ".", atLineEnd: true, atDocumentEnd: true }, settings), 25);
     assert.equal(debounce.delayMs({ lastCharacter: "x", atLineEnd: false, atDocumentEnd: false }, { baseMs: 250, adaptive: false }), 250);
+});
+
+test("debounce: a fast engine is not waited for longer than twice its answer; before any answer there is no cap (control)", () => {
+    const fast = new AdaptiveDebounce();
+    const unknown = new AdaptiveDebounce();
+    for (let t = 0; t <= 1000; t += 200) {
+        fast.recordKeystroke(t);
+        unknown.recordKeystroke(t);
+    }
+    fast.recordLatency(22);
+    const atLineEnd = { lastCharacter: "x", atLineEnd: true, atDocumentEnd: false };
+    const settings = { baseMs: 200, adaptive: true };
+    assert.equal(fast.delayMs(atLineEnd, settings), 44);
+    assert.equal(unknown.delayMs(atLineEnd, settings), 220);
 });
 
 test("the service shapes what the engine sends with the line limit it asked for, and sends no stream unless asked", async () => {

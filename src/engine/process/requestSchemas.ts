@@ -25,7 +25,9 @@ const complete = z.object({
     maxMs: z.number().int().min(50).max(30_000),
     maxLines: z.number().int().min(1).max(100),
     stream: z.boolean(),
-    promptIterations: z.boolean().optional()
+    promptIterations: z.boolean().optional(),
+    stopBelowIndent: z.number().int().min(0).max(10_000).optional(),
+    document: z.string().max(4096).optional()
 });
 
 const chat = z.object({

@@ -61,6 +61,10 @@ export interface ModelSummary {
     hasFim: boolean;
     hasChatTemplate: boolean;
     vocabularySize: number;
+    /** Bytes of KV cache this role's context holds (allocated at load; the bound on its memory beyond the weights). */
+    kvBytes?: number;
+    /** Completion role: documents whose KV is kept side by side, so switching back to one reuses its prompt. */
+    documentSequences?: number;
 }
 
 /** The model of each role. When both roles name one file it is loaded once and both summaries name it. */
@@ -81,6 +85,10 @@ export interface CompletionParams {
     stream: boolean;
     /** Report whether each prompt token iterated (promptIterated): the prompt is then evaluated whole, without the cache. */
     promptIterations?: boolean;
+    /** Multi-line: a later line indented less than this ends the suggestion before it (the block has ended). */
+    stopBelowIndent?: number;
+    /** The document the prompt comes from (its URI): each recent document keeps its KV in a sequence of its own. */
+    document?: string;
 }
 
 export interface CompletionResult {
@@ -90,6 +98,8 @@ export interface CompletionResult {
     promptTokens: number;
     reusedTokens: number;
     mode: "fim" | "prefix";
+    /** The fill-in-the-middle order of the prompt (fim mode): SPM when the model was trained on it. */
+    order?: "psm" | "spm";
     prefillMs: number;
     decodeMs: number;
     /** The engine's running totals after this request (what the status bar shows). */

@@ -9,11 +9,14 @@ import { loadPatchedLlama, type PatchedLlama } from "../native/loadPatchedLlama.
 import { EngineError, engineErrorCodeOf } from "../protocol/EngineError.js";
 import { buildChatPrompt } from "../prompts/chatPrompt.js";
 import { buildCompletionPrompt, charsPerTokenBound } from "../prompts/completionPrompt.js";
+import { keptLines } from "../prompts/completionStops.js";
+import { fimOrdersOf, preferredFimOrder } from "../prompts/fimOrder.js";
 import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     LoadedModels, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { SlotPool, type Slot } from "./SlotPool.js";
+import { CompletionSequencePool, fileSequenceCount, kvBytesPerPosition } from "./CompletionSequencePool.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
@@ -42,6 +45,9 @@ const analysisSequenceOf = (parallel: number): number => parallel;
 /** Requests that may wait for a free sequence of a role once all of its parallel sequences are in use. */
 const maxWaitingForSlot = 64;
 
+/** KV cells kept for depth-1 entries, as a share of the context (TahContext's default, named here to size memory). */
+const iterationHeadroom = 0.5;
+
 /** A model serving one role, in a context of its own. */
 interface Role {
     model: TahModel;
@@ -55,6 +61,12 @@ interface Loaded {
     settings: EngineSettings;
     chat: Role;
     completion: Role;
+    /** Which completion sequence holds which document's KV. */
+    documents: CompletionSequencePool;
+    /** Suffix tokens a PSM prompt carries: what this machine prefills in psmSuffixMs (measured at warm-up). */
+    psmSuffixTokens: number;
+    /** The background warm-up (settles, never rejects). */
+    warmed: Promise<void>;
 }
 
 export interface EngineLogger {
@@ -68,6 +80,16 @@ export interface EngineLogger {
 function answerReserve(maxTokens: number, contextSize: number): number {
     return Math.min(maxTokens, Math.floor(contextSize / 2));
 }
+
+/**
+ * A PSM prompt re-evaluates its suffix on every keystroke: it carries as many suffix tokens as this machine prefills in
+ * this long (measured at warm-up), within the bounds below; psmSuffixDefault until the measurement is in.
+ */
+const psmSuffixMs = 120;
+const psmSuffixBounds = { min: 16, max: 512 } as const;
+const psmSuffixDefault = 64;
+/** Tokens the warm-up prefills to measure the speed (after a first pass that touches every weight). */
+const warmUpTokens = 32;
 
 /** Chat sampling: the reference's evaluation settings for TaH models, under the request's own choices. */
 function chatSamplingOf(requested: ChatParams["sampling"]): SamplingOptions {
@@ -155,11 +177,17 @@ export class EngineService {
             const threads = settings.threads > 0 ? settings.threads : patched.llama.cpuMathCores;
             const parallel = settings.parallel ?? 1;
             const chat = await this.role(chatModel, settings.modelPath, settings, threads, "background", parallel, 1);
-            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", parallel, 0);
-            this.loaded = { settings, chat, completion };
+            // under tah serve --parallel the completion sequences are request slots; in the extension, one per recent document
+            const documents = parallel > 1 ? 1 : fileSequenceCount(this.kvBytesPerSequence(completionModel, settings.contextSize));
+            const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", parallel, documents - 1);
+            completion.summary.documentSequences = documents;
+            const loaded: Loaded = { settings, chat, completion, documents: new CompletionSequencePool(documents), psmSuffixTokens: psmSuffixDefault, warmed: Promise.resolve() };
+            this.loaded = loaded;
+            loaded.warmed = this.warmUp(loaded);
             report(1, "ready");
             for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
-                this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads`);
+                this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads, ${((role.summary.kvBytes ?? 0) / (1 << 20)).toFixed(0)} MiB of KV cache`);
+            this.log("info", `completions keep the KV of ${documents} document(s), FIM order ${preferredFimOrder(fimOrdersOf(completionModel.llamaModel.fileInfo.metadata))}`);
             return { chat: chat.summary, completion: completion.summary };
         } catch (error) {
             // disposing a model disposes the contexts made on it
@@ -168,8 +196,47 @@ export class EngineService {
         }
     }
 
+    /** KV bytes of one sequence of a context on `model` (its depth-1 headroom included), when the metadata tells. */
+    private kvBytesPerSequence(model: TahModel, contextSize: number): number | undefined {
+        const perPosition = kvBytesPerPosition(model.llamaModel.fileInfo.metadata);
+        return perPosition === undefined ? undefined : perPosition * Math.ceil(contextSize * (model.kind === "tah" ? 1 + iterationHeadroom : 1));
+    }
+
+    /**
+     * Touches every weight of the completion model (the file is mapped, not read: the first evaluation otherwise pays
+     * for every page) with a pass where every token iterates, so LoRA and decider are read too; then measures the
+     * prefill speed that sizes PSM suffixes. Runs in the background: a completion asked meanwhile waits for it, as it
+     * would wait for the pages anyway.
+     */
+    private async warmUp(loaded: Loaded): Promise<void> {
+        const { model, context } = loaded.completion;
+        const sequence = context.sequence(0);
+        const began = performance.now();
+        try {
+            const text = "function warmUp(values) {\n    return values.map((value) => value * 2);\n}\n".repeat(8);
+            const tokens = model.tokenize(text).slice(0, warmUpTokens);
+            await sequence.evaluate(tokens.slice(0, 4), { threshold: 0, keep: 0 });
+            const touched = performance.now();
+            await sequence.evaluate(tokens, { threshold: this.threshold(loaded), keep: 0 });
+            const msPerToken = (performance.now() - touched) / tokens.length;
+            await sequence.truncate(0);
+            loaded.psmSuffixTokens = Math.round(Math.min(psmSuffixBounds.max, Math.max(psmSuffixBounds.min, psmSuffixMs / msPerToken)));
+            this.log("info", `warmed up in ${(performance.now() - began).toFixed(0)} ms; prefill ${msPerToken.toFixed(2)} ms per token, so PSM prompts carry ${loaded.psmSuffixTokens} suffix tokens`);
+        } catch (error) {
+            // an unload during the warm-up disposes the context: nothing to warm any more
+            this.log("debug", `warm-up ended: ${error instanceof Error ? error.message : String(error)}`);
+        }
+    }
+
+    /** Resolves once the load-time warm-up is over (tests and the benchmark wait for it; requests need not). */
+    async warmedUp(): Promise<void> {
+        await this.loaded?.warmed;
+    }
+
     private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, parallel: number, extraSequences: number): Promise<Role> {
-        const context = await TahContext.create(model, { sequences: parallel + extraSequences, contextSize: settings.contextSize, threads, steps: this.steps, priority });
+        const sequences = parallel + extraSequences;
+        const context = await TahContext.create(model, { sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority, iterationHeadroom });
+        const perSequence = this.kvBytesPerSequence(model, settings.contextSize);
         const summary: ModelSummary = {
             name: model.name,
             kind: model.kind,
@@ -180,7 +247,8 @@ export class EngineService {
             threshold: model.kind === "tah" ? settings.threshold ?? model.defaultThreshold : null,
             hasFim: model.fimTokens !== undefined,
             hasChatTemplate: model.chatTemplate !== undefined,
-            vocabularySize: model.vocabularySize
+            vocabularySize: model.vocabularySize,
+            ...(perSequence !== undefined ? { kvBytes: perSequence * sequences } : {})
         };
         return { model, context, summary, slots: parallel > 1 ? new SlotPool(parallel, maxWaitingForSlot) : undefined };
     }
@@ -222,14 +290,19 @@ export class EngineService {
 
     async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
         const loaded = this.require();
+        // the warm-up sizes PSM suffixes: every completion sees the same size, and would wait for the pages anyway
+        await loaded.warmed;
         const { model, context } = loaded.completion;
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
-        const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget);
-        const slot = await this.slotOf(loaded.completion, signal);
+        const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget, { maxSuffixTokens: loaded.psmSuffixTokens });
+        const slot = loaded.completion.slots !== undefined
+            ? await this.slotOf(loaded.completion, signal)
+            : { index: loaded.documents.sequenceFor(params.document ?? ""), release: () => undefined };
         const promptRecordsFrom = await this.promptRecordsFrom(context.sequence(slot.index), params.promptIterations, signal).catch((error: unknown) => {
             slot.release();
             throw error;
         });
+        const stops = { maxLines: params.maxLines, ...(params.stopBelowIndent !== undefined ? { stopBelowIndent: params.stopBelowIndent } : {}) };
 
         const tokens: TokenView[] = [];
         let text = "";
@@ -240,7 +313,7 @@ export class EngineService {
             threshold: this.threshold(loaded),
             maxDecodeMs: params.maxMs,
             isStopToken: (token) => model.isMarkupToken(token),
-            isDone: (generated) => generated.split("\n").length > params.maxLines,
+            isDone: (generated) => keptLines(generated, stops).done,
             // the newest keystroke's completion is the one that counts: older ones still waiting are dropped (with
             // parallel sequences each request has one of its own, and nothing waits for it)
             supersedesWaiting: true,
@@ -253,8 +326,8 @@ export class EngineService {
         }).finally(slot.release);
         this.account(summary);
         if (summary.stopReason === "done") {
-            // the last token ran past the line limit: keep the text up to it
-            const kept = text.split("\n").slice(0, params.maxLines).join("\n");
+            // the last token ran past the line limit or out of the block: keep the text up to it
+            const kept = text.split("\n").slice(0, keptLines(text, stops).lines).join("\n");
             const last = tokens[tokens.length - 1];
             last.text = last.text.slice(0, Math.max(0, last.text.length - (text.length - kept.length)));
             if (last.text === "")
@@ -269,6 +342,7 @@ export class EngineService {
             promptTokens: prompt.tokens.length,
             reusedTokens: summary.reusedTokens,
             mode: prompt.mode,
+            ...(prompt.order !== undefined ? { order: prompt.order } : {}),
             prefillMs: summary.prefillMs,
             decodeMs: summary.decodeMs,
             stats: this.status().stats,

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { layoutFimPrompt, prefixDropStride } from "../../src/engine/prompts/completionPrompt.js";
+import { parseFimOrders, preferredFimOrder } from "../../src/engine/prompts/fimOrder.js";
+import { CompletionSequencePool, fileSequenceCount, kvBytesPerPosition, maxFileSequences } from "../../src/engine/service/CompletionSequencePool.js";
+
+const fim = { prefix: -1, suffix: -2, middle: -3 };
+/** A tokenizer of one token per character: enough to see where each side lands. */
+const chars = (text: string): number[] => [...text].map((c) => c.codePointAt(0)!);
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i])
+        i++;
+    return i;
+}
+
+test("FIM layout: PSM puts the prefix first, SPM the suffix first (the FIM paper's SPM variant)", () => {
+    assert.deepEqual(layoutFimPrompt(fim, chars("ab"), chars("yz"), 100, "psm"), [-1, ...chars("ab"), -2, ...chars("yz"), -3]);
+    assert.deepEqual(layoutFimPrompt(fim, chars("ab"), chars("yz"), 100, "spm"), [-1, -2, ...chars("yz"), -3, ...chars("ab")]);
+});
+
+test("FIM layout: a keystroke in SPM leaves every earlier token as it was; in PSM it loses the whole suffix", () => {
+    const prefix = "const total = values.reduce(";
+    const suffix = ");\nreturn total;\n";
+    for (const order of ["spm", "psm"] as const) {
+        const before = layoutFimPrompt(fim, chars(prefix), chars(suffix), 1000, order);
+        const after = layoutFimPrompt(fim, chars(`${prefix}(`), chars(suffix), 1000, order);
+        const kept = commonPrefix(before, after);
+        if (order === "spm")
+            assert.equal(kept, before.length, "SPM: only the new character is new");
+        else
+            assert.equal(kept, 1 + prefix.length, "PSM: the suffix after the typed text is new again");
+    }
+});
+
+test("FIM layout: a short budget keeps the end of the prefix and the start of the suffix, in both orders", () => {
+    const prefix = chars("0123456789abcdefghij");
+    const suffix = chars("ABCDEFGHIJ");
+    for (const order of ["psm", "spm"] as const) {
+        const tokens = layoutFimPrompt(fim, prefix, suffix, 15, order);
+        assert.equal(tokens.length, 15);
+        const middle = tokens.indexOf(-3);
+        const suffixPart = order === "psm" ? tokens.slice(tokens.indexOf(-2) + 1, middle) : tokens.slice(2, middle);
+        const prefixPart = order === "psm" ? tokens.slice(1, tokens.indexOf(-2)) : tokens.slice(middle + 1);
+        assert.deepEqual(suffixPart, suffix.slice(0, suffixPart.length), `${order}: the suffix's start`);
+        assert.deepEqual(prefixPart, prefix.slice(prefix.length - prefixPart.length), `${order}: the prefix's end`);
+        assert.equal(suffixPart.length, 3, `${order}: the suffix takes its quarter of the room`);
+    }
+});
+
+test("FIM layout: a prefix longer than the budget loses its start in strides, so typing keeps the prompt's start", () => {
+    const suffix = chars(");\n}\n");
+    let starts = 0;
+    let previous: number[] | undefined;
+    for (let typed = 0; typed < 64; typed++) {
+        // a distinct token per position, as typed text appends them
+        const tokens = layoutFimPrompt(fim, Array.from({ length: 1000 + typed }, (_, i) => 1000 + i), suffix, 600, "spm");
+        assert.ok(tokens.length <= 600);
+        if (previous !== undefined && commonPrefix(previous, tokens) < previous.length)
+            starts++;
+        previous = tokens;
+    }
+    // 600 − 3 − 6 = 591 prefix tokens kept at most; strides of 64: one cut in 64 keystrokes, not 64
+    assert.ok(starts <= 1, `the prompt's cached part was lost ${starts} times in 64 keystrokes`);
+    assert.ok(previous!.length > 600 - prefixDropStride, "a stride leaves most of the budget in use");
+});
+
+test("FIM layout: the PSM suffix cap bounds the suffix; SPM does not need it", () => {
+    const suffix = chars("x".repeat(50));
+    const psm = layoutFimPrompt(fim, chars("ab"), suffix, 1000, "psm", 8);
+    assert.equal(psm.length - 2 - 3, 8);
+    const spm = layoutFimPrompt(fim, chars("ab"), suffix, 1000, "spm", 8);
+    assert.equal(spm.length - 2 - 3, 50);
+    // the prefix takes the room a capped suffix leaves
+    const tight = layoutFimPrompt(fim, chars("p".repeat(40)), suffix, 23, "psm", 2);
+    assert.equal(tight.filter((t) => t === 112).length, 18);
+});
+
+test("FIM orders: tah.fim.orders names the orders; absent or unknown means PSM only, and SPM is preferred when known", () => {
+    assert.deepEqual(parseFimOrders(undefined), ["psm"]);
+    assert.deepEqual(parseFimOrders("spm"), ["spm"]);
+    assert.deepEqual(parseFimOrders("psm, SPM"), ["psm", "spm"]);
+    assert.deepEqual(parseFimOrders("psm,msp"), ["psm"]);
+    assert.deepEqual(parseFimOrders(3), ["psm"]);
+    assert.equal(preferredFimOrder(["psm", "spm"]), "spm");
+    assert.equal(preferredFimOrder(["psm"]), "psm");
+});
+
+test("document sequences: the most recent documents keep theirs; a new one takes the least recently used", () => {
+    const pool = new CompletionSequencePool(2);
+    const a = pool.sequenceFor("a");
+    const b = pool.sequenceFor("b");
+    assert.notEqual(a, b);
+    assert.equal(pool.sequenceFor("a"), a, "switching back finds its own sequence");
+    const c = pool.sequenceFor("c");
+    assert.equal(c, b, "b was the least recently used");
+    assert.deepEqual(pool.documents, ["a", "c"]);
+    assert.equal(pool.sequenceFor("a"), a);
+    assert.throws(() => new CompletionSequencePool(0), RangeError);
+});
+
+test("document sequences: KV bytes from GGUF metadata, and as many documents as the memory bound allows", () => {
+    // Qwen3-0.6B: 28 layers, 8 KV heads of 128 → 2 × 28 × 8 × 128 × 2 bytes
+    const metadata = { general: { architecture: "qwen3" }, qwen3: { block_count: 28, embedding_length: 1024, attention: { head_count: 16, head_count_kv: 8, key_length: 128, value_length: 128 } } };
+    assert.equal(kvBytesPerPosition(metadata), 114_688);
+    assert.equal(kvBytesPerPosition({ general: { architecture: "llama" }, llama: { block_count: 2, embedding_length: 64, attention: { head_count: 4 } } }), 2 * 4 * (16 + 16) * 2, "head size from the embedding, values as long as keys");
+    assert.equal(kvBytesPerPosition({ general: {} }), undefined);
+    assert.equal(fileSequenceCount(114_688 * 3072), 1, "a 0.6B model at 2,048 positions keeps one");
+    assert.equal(fileSequenceCount(1 << 20), maxFileSequences);
+    assert.equal(fileSequenceCount(undefined), 1);
+});
