@@ -34,13 +34,16 @@ interface RunningStep {
  */
 export class TahContext {
     readonly options: Required<TahContextOptions>;
+    /** KV cells reserved for all sequences and their depth-1 entries (what sizes the KV cache). */
+    readonly kvCells: number;
     private readonly sequenceList: TahSequence[];
     private tail: Promise<unknown> = Promise.resolve();
     private running: RunningStep | undefined;
     private disposed = false;
 
-    private constructor(readonly model: TahModel, readonly native: AddonTahContext, options: Required<TahContextOptions>) {
+    private constructor(readonly model: TahModel, readonly native: AddonTahContext, options: Required<TahContextOptions>, kvCells: number) {
         this.options = options;
+        this.kvCells = kvCells;
         this.sequenceList = Array.from({ length: options.sequences }, (_, index) => new TahSequence(this, index));
     }
 
@@ -55,9 +58,10 @@ export class TahContext {
             ...options
         };
         const positions = resolved.contextSize;
+        const kvCells = resolved.sequences * Math.ceil(positions * (1 + (model.kind === "tah" ? resolved.iterationHeadroom : 0)));
         const native = new model.patched.bindings.AddonTahContext(model.native, {
             positionsPerSequence: positions,
-            kvCells: resolved.sequences * Math.ceil(positions * (1 + (model.kind === "tah" ? resolved.iterationHeadroom : 0))),
+            kvCells,
             batchSize: resolved.batchSize,
             sequences: resolved.sequences,
             threads: resolved.threads,
@@ -67,7 +71,7 @@ export class TahContext {
             preallocateDepth1: model.kind === "tah" && model.llamaModel.gpuLayers > 0 ? 1 : 0
         });
         await native.init();
-        const context = new TahContext(model, native, resolved);
+        const context = new TahContext(model, native, resolved, kvCells);
         try {
             model.adopt(context);
         } catch (error) {

@@ -55,6 +55,14 @@ export interface ModelSummary {
     hasFim: boolean;
     hasChatTemplate: boolean;
     vocabularySize: number;
+    /** What the model takes loaded; absent from an engine that does not report it. */
+    memory?: ModelMemory;
+}
+
+/** A loaded model's memory: its weights, counted once when both roles share the file, and this role's KV cache. */
+export interface ModelMemory {
+    weightsBytes: number;
+    kvCacheBytes: number;
 }
 
 /** The model of each role. When both roles name one file it is loaded once and both summaries name it. */

@@ -13,6 +13,7 @@ import type {
     AnalyzeParams, AnalyzeResult, ChatParams, ChatResult, CompletionParams, CompletionResult, ConvertParams, ConvertResultView, EngineSettings, EngineStats,
     LoadedModels, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
+import { modelMemory } from "./modelMemory.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
@@ -152,7 +153,8 @@ export class EngineService {
             threshold: model.kind === "tah" ? settings.threshold ?? model.defaultThreshold : null,
             hasFim: model.fimTokens !== undefined,
             hasChatTemplate: model.chatTemplate !== undefined,
-            vocabularySize: model.vocabularySize
+            vocabularySize: model.vocabularySize,
+            memory: modelMemory(model, context)
         };
         return { model, context, summary };
     }
