@@ -2,12 +2,12 @@
 import * as vscode from "vscode";
 import type { EngineSettings } from "../engine/protocol/engineProtocol.js";
 import {
-    type ChatSettings, readChatSettings, readEngineSettings, readInlineCompletionSettings, type SettingKey
+    type ChatSettings, readChatSettings, readEngineSettings, readHubEndpoint, readInlineCompletionSettings, readModelPaths, type SettingKey
 } from "./settings.js";
 
 let bundledModel: string | undefined;
 
-/** The model the extension ships, used while tah.modelPath is empty (set once at activation). */
+/** The model the extension ships, used while no model setting is set (set once at activation). */
 export function setBundledModel(modelPath: string | undefined): void {
     bundledModel = modelPath;
 }
@@ -19,6 +19,22 @@ function configured(key: SettingKey): unknown {
 
 export function engineSettings(): EngineSettings | undefined {
     return readEngineSettings(configured, bundledModel);
+}
+
+/** The chat model's and the completion model's files (completion null: the chat model's). */
+export function modelPaths(): ReturnType<typeof readModelPaths> {
+    return readModelPaths(configured, bundledModel);
+}
+
+export function bundledModelPath(): string | undefined {
+    return bundledModel;
+}
+
+/** How Get a Model reaches the hub: tah.hub.endpoint, and VS Code's own proxy settings (http.proxy, http.proxyStrictSSL). */
+export function hubConnection(): { endpoint: string | undefined; proxy: string | undefined; proxyStrictSSL: boolean } {
+    const http = vscode.workspace.getConfiguration("http");
+    const proxy = http.get<string>("proxy")?.trim();
+    return { endpoint: readHubEndpoint(configured), proxy: proxy === "" ? undefined : proxy, proxyStrictSSL: http.get<boolean>("proxyStrictSSL") ?? true };
 }
 
 export function inlineCompletionSettings(): ReturnType<typeof readInlineCompletionSettings> {

@@ -9,8 +9,20 @@ export const commandIds = {
     showDifficulty: "tah.showDifficulty",
     toggleHeatmap: "tah.toggleHeatmap",
     showCompletionPreview: "tah.showCompletionPreview",
-    convertCheckpoint: "tah.convertCheckpoint"
+    convertCheckpoint: "tah.convertCheckpoint",
+    getModel: "tah.getModel",
+    setHubToken: "tah.setHubToken",
+    clearHubToken: "tah.clearHubToken",
+    refreshModels: "tah.models.refresh",
+    useForChat: "tah.models.useForChat",
+    useForCompletion: "tah.models.useForCompletion",
+    convertAgain: "tah.models.convertAgain",
+    revealModel: "tah.models.reveal",
+    deleteModel: "tah.models.delete"
 } as const;
 
 /** The chat webview view's id (package.json `contributes.views.tah`). */
 export const chatViewId = "tah.chat";
+
+/** The Models tree view's id (package.json `contributes.views.tah`). */
+export const modelsViewId = "tah.models";
