@@ -9,12 +9,12 @@
  *   checkpoints/<owner>--<name>/     a downloaded TaH checkpoint (the converter's input)
  *   <anything>.download/             a download in progress: Get a Model resumes it
  */
-import { readGgufFileInfo } from "node-llama-cpp";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { outputTypeNames, outputTypes } from "../convert/outputTypes.js";
 import { tahManifestName } from "../engine/model/modelFiles.js";
+import { headerNumber, readGgufHeader } from "./ggufHeader.js";
 
 export type InstalledKind = "tah" | "gguf" | "checkpoint" | "partial";
 
@@ -66,7 +66,7 @@ function isLoadableGguf(name: string): boolean {
 async function ggufModel(file: string, managed: boolean): Promise<InstalledModel> {
     let type: string | undefined;
     try {
-        type = fileTypeName((await readGgufFileInfo(file, { logWarnings: false, readTensorInfo: false })).metadata.general?.file_type);
+        type = fileTypeName(headerNumber(await readGgufHeader(file), "general.file_type"));
     } catch {
         type = undefined;
     }

@@ -3,11 +3,11 @@
  * not stopped): each distinct file's weights (its size on disk: llama.cpp maps it), each role's KV cache from the
  * backbone's attention metadata, and the engine's own runtime, against the share of memory a model may take.
  */
-import { readGgufFileInfo } from "node-llama-cpp";
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { resolveModelFiles } from "../engine/model/modelFiles.js";
+import { architectureNumber, readGgufHeader } from "./ggufHeader.js";
 import { kvBytesPerCell } from "./kvCache.js";
 import { memoryShareForModel } from "./memoryEstimate.js";
 
@@ -34,12 +34,10 @@ async function modelCost(modelPath: string): Promise<ModelCost> {
     const files = resolveModelFiles(modelPath);
     const parts = files.kind === "tah" ? [files.backbone, files.lora, files.decider] : [files.backbone];
     const sizes = await Promise.all(parts.map(async (file) => (await stat(file)).size));
-    const info = await readGgufFileInfo(files.backbone, { logWarnings: false, readTensorInfo: false });
-    const metadata = info.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
-    const architecture = info.metadata.general?.architecture;
+    const header = await readGgufHeader(files.backbone);
     return {
         weightsBytes: sizes.reduce((sum, size) => sum + size, 0),
-        kvBytesPerCell: kvBytesPerCell(typeof architecture === "string" ? metadata[architecture] : undefined, "f16"),
+        kvBytesPerCell: kvBytesPerCell((key) => architectureNumber(header, key), "f16"),
         tah: files.kind === "tah",
     };
 }

@@ -18,7 +18,7 @@ import { DownloadError } from "../models/DownloadError.js";
 import { HubClient } from "../models/HubClient.js";
 import { installFromHub } from "../models/installFromHub.js";
 import { checkpointsFolderName } from "../models/installedModels.js";
-import { chooseDefaultType } from "../models/memoryEstimate.js";
+import { chooseDefaultType, type ModelShape, type TahShape } from "../models/memoryEstimate.js";
 import { repoKindOf } from "../models/repoFiles.js";
 import { parseRepoRef, type RepoRef } from "../models/repoRef.js";
 import { hubConnection } from "../settings/vscodeSettings.js";
@@ -109,13 +109,18 @@ export class GetModelCommand {
             void vscode.window.showWarningMessage(`TaH: ${choice.entry.title} cannot run yet: ${choice.entry.notRunnable}.`);
             return;
         }
+        // a curated checkpoint's shape is known: its type is chosen before the download, so nothing is asked after it
+        const entryTah = choice.entry?.kind === "tah" ? choice.entry.tah : undefined;
+        const chosenType = entryTah === undefined || choice.entry === undefined ? undefined
+            : await this.conversionType({ shape: choice.entry.shape, tah: entryTah, name: choice.entry.title }, args);
+        if (entryTah !== undefined && chosenType === undefined)
+            return;
         const downloaded = await this.download(choice);
         if (downloaded === undefined)
             return;
         if (downloaded.kind === "gguf")
             return this.offerUse(downloaded.model, choice.entry?.roles[0] ?? "completion", args);
-        const tah = choice.entry?.tah ?? { loraRank: 32 };
-        const type = await this.conversionType(downloaded.model, tah, args);
+        const type = chosenType ?? await this.conversionType({ checkpoint: downloaded.model, tah: { loraRank: 32 } }, args);
         if (type === undefined)
             return;
         const outDir = await convertWithProgress(this.context, downloaded.model, convertedFolder(this.context.modelsDir, downloaded.model, type), type);
@@ -238,14 +243,20 @@ export class GetModelCommand {
         void vscode.window.showErrorMessage(`TaH: ${describeDownloadError(error)}`);
     }
 
-    private async conversionType(checkpoint: string, tah: { loraRank: number }, args: GetModelArguments): Promise<OutputTypeName | undefined> {
+    /** The type from the arguments, else picked with this machine's default: from a catalogue shape or a checkpoint's config. */
+    private async conversionType(
+        of: { readonly shape: ModelShape; readonly tah: TahShape; readonly name: string } | { readonly checkpoint: string; readonly tah: TahShape },
+        args: GetModelArguments
+    ): Promise<OutputTypeName | undefined> {
         if (args.type !== undefined) {
             if (isOutputTypeName(args.type))
                 return args.type;
             void vscode.window.showErrorMessage(`TaH: "${args.type}" is not a weight type the converter knows.`);
             return undefined;
         }
-        return pickConversionType(await readQwen3Config(checkpoint), tah, `TaH: convert ${path.basename(checkpoint)}`);
+        if ("checkpoint" in of)
+            return pickConversionType(await readQwen3Config(of.checkpoint), of.tah, `TaH: convert ${path.basename(of.checkpoint)}`);
+        return pickConversionType(of.shape, of.tah, `TaH: convert ${of.name} after the download`);
     }
 
     private async offerUse(modelPath: string, suggested: ServedRole, args: GetModelArguments): Promise<void> {
@@ -284,7 +295,7 @@ export class GetModelCommand {
         if (existsSync(path.join(folder, tahManifestName)))
             return this.offerUse(folder, "chat", args);
         if (existsSync(path.join(folder, "tah_config.json")) && existsSync(path.join(folder, "iter_decider.bin"))) {
-            const type = await this.conversionType(folder, { loraRank: 32 }, args);
+            const type = await this.conversionType({ checkpoint: folder, tah: { loraRank: 32 } }, args);
             if (type === undefined)
                 return;
             const outDir = await convertWithProgress(this.context, folder, convertedFolder(this.context.modelsDir, folder, type), type);

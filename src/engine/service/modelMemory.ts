@@ -15,11 +15,19 @@ function weightsBytes(model: TahModel): number {
     return model.llamaModel.size + extra;
 }
 
+/** A value of node-llama-cpp's nested metadata section ("attention.head_count" → section.attention.head_count). */
+function nestedNumber(section: unknown, key: string): number | undefined {
+    let value = section;
+    for (const part of key.split("."))
+        value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
 export function modelMemory(model: TahModel, context: TahContext): ModelMemory {
-    const metadata = model.llamaModel.fileInfo.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
-    const architecture = model.llamaModel.fileInfo.metadata.general.architecture;
+    const metadata = model.llamaModel.fileInfo.metadata as unknown as Record<string, unknown>;
+    const section = metadata[model.llamaModel.fileInfo.metadata.general.architecture];
     return {
         weightsBytes: weightsBytes(model),
-        kvCacheBytes: context.kvCells * kvBytesPerCell(metadata[architecture], context.options.kvType),
+        kvCacheBytes: context.kvCells * kvBytesPerCell((key) => nestedNumber(section, key), context.options.kvType),
     };
 }
