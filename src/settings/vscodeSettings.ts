@@ -1,4 +1,5 @@
 // The settings readers of settings.ts bound to VS Code's configuration: what the features import.
+import path from "node:path";
 import * as vscode from "vscode";
 import type { EngineSettings } from "../engine/protocol/engineProtocol.js";
 import {
@@ -43,6 +44,15 @@ export function inlineCompletionSettings(): ReturnType<typeof readInlineCompleti
 
 export function chatSettings(): ChatSettings {
     return readChatSettings(configured);
+}
+
+/** The model settings (the older tah.modelPath included) whose value is `modelPath`: what deleting that model clears. */
+export function settingsNaming(modelPath: string): SettingKey[] {
+    const keys: SettingKey[] = ["tah.chat.model", "tah.completion.model", "tah.modelPath"];
+    return keys.filter((key) => {
+        const value = configured(key);
+        return typeof value === "string" && value.trim() !== "" && path.resolve(value.trim()) === path.resolve(modelPath);
+    });
 }
 
 /** Writes a setting for the user (all windows), as the settings editor would. */

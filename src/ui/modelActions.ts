@@ -11,7 +11,7 @@ import { catalogueEntryForRepo } from "../models/catalogue.js";
 import { checkMemoryFit } from "../models/memoryFit.js";
 import { deleteInstalledModel } from "../models/safeDelete.js";
 import { declaration } from "../settings/settings.js";
-import { engineSettings, modelPaths, updateSetting } from "../settings/vscodeSettings.js";
+import { engineSettings, modelPaths, settingsNaming, updateSetting } from "../settings/vscodeSettings.js";
 import type { ModelItem, ServedRole } from "./modelItems.js";
 import { pickConversionType } from "./typePicker.js";
 
@@ -128,15 +128,16 @@ export async function revealModel(item: ModelItem): Promise<void> {
 
 /** Delete, after a confirmation; only inside the models folder (safeDelete refuses anything else). */
 export async function deleteModel(context: ModelActionsContext, item: ModelItem): Promise<void> {
-    const inUse = item.roles.length > 0 ? ` It serves ${item.roles.map((role) => roleWords[role]).join(" and ")}; that setting is cleared.` : "";
+    const naming = settingsNaming(item.model.path);
+    const inUse = naming.length > 0 ? ` The settings that name it (${naming.join(", ")}) are cleared.` : "";
     const answer = await vscode.window.showWarningMessage(`TaH: delete ${item.model.name} (${formatBytes(item.model.sizeBytes)})?`,
         { modal: true, detail: `${item.model.path} is removed from disk.${inUse}` }, "Delete");
     if (answer !== "Delete")
         return;
     try {
         await deleteInstalledModel(context.modelsDir, item.model.path);
-        for (const role of item.roles)
-            await updateSetting(roleSetting[role], undefined);
+        for (const key of naming)
+            await updateSetting(key, undefined);
         context.log.info(`deleted ${item.model.path}`);
     } catch (error) {
         void vscode.window.showErrorMessage(`TaH: ${(error as Error).message}`);
