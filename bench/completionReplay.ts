@@ -215,7 +215,7 @@ export async function replayTyping(modelPath: string, options: ReplayOptions, lo
         const plain = await typeOnce(client, options.keystrokes);
         const result: ReplayResult = {
             model: path.basename(modelPath), threads: options.threads, keystrokes: plain.engineRequests + plain.cacheHits + plain.skipped, plain, warmUpLog,
-            completionKvBytes: loaded.completion.kvBytes, documentSequences: loaded.completion.documentSequences, rssBytes: rssOf(client.pid)
+            completionKvBytes: loaded.completion.memory?.kvCacheBytes, documentSequences: loaded.completion.documentSequences, rssBytes: rssOf(client.pid)
         };
         if (options.chatTokens !== undefined) {
             const chat = await client.request("chat", { messages: [{ role: "user", content: longChat(options.chatTokens) }], maxTokens: 16, enableThinking: false, stream: false });

@@ -1,4 +1,4 @@
-// `npm test`: setup → lint → typecheck → native → build → package → unit → engine → vulkan → portable → integration → UI → bench,
+// `npm test`: setup → lint → typecheck → native → build → package → unit → engine → vulkan → portable → integration → UI → models UI → bench,
 // then a summary and the closing
 // line "N passed, N failed". Exits non-zero on any failure. `tsx scripts/test.ts unit ui` runs only the named steps.
 import { spawn } from "node:child_process";
@@ -121,6 +121,14 @@ const steps: Step[] = [
         timeoutMs: 10 * minutes,
         needs: ["setup", "build", "package"],
         counts: () => readJsonCounts("ui-results.json"),
+    },
+    {
+        // TaH: Get a Model… against a fake hub, the Models view, one model per role
+        name: "models-ui",
+        command: ["tsx", "test/e2e/modelsUi.ts"],
+        timeoutMs: 10 * minutes,
+        needs: ["setup", "build", "package"],
+        counts: () => readJsonCounts("models-ui-results.json"),
     },
     // the benchmark's quick mode as a smoke test: it must run through; its numbers are reported, never asserted
     { name: "bench", command: ["tsx", "bench/main.ts", "--quick", "--out", path.join("test-output", "bench")], timeoutMs: 10 * minutes, needs: ["native", "build"] },

@@ -17,7 +17,13 @@ import { describeEngineError, errorSentence } from "./engineHost/errorMessages.j
 import { languageModelVendor } from "./languageModels/chatModelInformation.js";
 import { TahChatModelProvider } from "./languageModels/TahChatModelProvider.js";
 import { chatSettings, engineSettings, engineUrl, inlineCompletionSettings, setBundledModel, updateSetting } from "./settings/vscodeSettings.js";
-import { chatViewId, commandIds } from "./ui/commandIds.js";
+import { chatViewId, commandIds, modelsViewId } from "./ui/commandIds.js";
+import { GetModelCommand, type GetModelArguments } from "./ui/getModelCommand.js";
+import { HubToken } from "./ui/hubToken.js";
+import type { ModelItem } from "./ui/modelItems.js";
+import { pickModelItem } from "./ui/pickModelItem.js";
+import { convertAgain, deleteModel, revealModel, useModelFor, type ModelActionsContext } from "./ui/modelActions.js";
+import { ModelsView } from "./ui/ModelsView.js";
 import { showMenu } from "./ui/menu.js";
 import { convertCheckpointCommand } from "./ui/convertCheckpointCommand.js";
 import { selectModel } from "./ui/selectModel.js";
@@ -32,6 +38,8 @@ export interface TahExtensionApi {
     readonly engine: EngineHost;
     readonly difficulty: DifficultyStore;
     readonly heatmap: HeatmapDecorations;
+    /** The Models view's rows as last listed. */
+    readonly models: ModelsView;
 }
 
 export function activate(context: vscode.ExtensionContext): TahExtensionApi {
@@ -45,6 +53,16 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     const chat = new ChatViewProvider(context.extensionUri, log, engine, store, context.workspaceState);
     const preview = new CompletionPreviewPanel(context.extensionUri, log);
     const languageModels = new TahChatModelProvider(engine, chatSettings);
+    const modelsDir = vscode.Uri.joinPath(context.globalStorageUri, "models").fsPath;
+    const models = new ModelsView(modelsDir, log);
+    const modelActions: ModelActionsContext = { engine, modelsDir, log, refresh: () => models.refresh() };
+    const hubToken = new HubToken(context.secrets);
+    const getModel = new GetModelCommand(modelActions, hubToken);
+    /** A view action's argument is the clicked row; from the palette, the model is picked from the view's rows. */
+    const onItem = (flag: string, action: (item: ModelItem) => Promise<unknown>) => async (item: ModelItem | undefined): Promise<unknown> => {
+        const chosen = item ?? await pickModelItem(await models.getChildren(), flag);
+        return chosen === undefined ? undefined : action(chosen);
+    };
     const chatViewReady = new Promise<void>((resolve) => {
         const once = chat.onDidBecomeReady(() => {
             once.dispose();
@@ -60,9 +78,20 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
 
     refreshStatus();
     context.subscriptions.push(
-        log, engine, heatmap, status, chat, preview, languageModels,
+        log, engine, heatmap, status, chat, preview, languageModels, models,
         engine.onDidChangeState(refreshStatus),
         engine.onDidChangeLocation(refreshStatus),
+        engine.onDidChangeState((state) => models.engineStateChanged(state)),
+        vscode.window.registerTreeDataProvider(modelsViewId, models),
+        vscode.commands.registerCommand(commandIds.getModel, (args?: GetModelArguments) => getModel.run(args)),
+        vscode.commands.registerCommand(commandIds.setHubToken, () => hubToken.ask()),
+        vscode.commands.registerCommand(commandIds.clearHubToken, () => hubToken.clear()),
+        vscode.commands.registerCommand(commandIds.refreshModels, () => models.refresh()),
+        vscode.commands.registerCommand(commandIds.useForChat, onItem("loadable", (item) => useModelFor("chat", item.model.path, log))),
+        vscode.commands.registerCommand(commandIds.useForCompletion, onItem("loadable", (item) => useModelFor("completion", item.model.path, log))),
+        vscode.commands.registerCommand(commandIds.convertAgain, onItem("convertible", (item) => convertAgain(modelActions, item))),
+        vscode.commands.registerCommand(commandIds.revealModel, onItem("tahModel", revealModel)),
+        vscode.commands.registerCommand(commandIds.deleteModel, onItem("managed", (item) => deleteModel(modelActions, item))),
         engine.onDidUpdateStats((result) => {
             stats = result.stats;
             refreshStatus();
@@ -71,6 +100,7 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
             if (event.affectsConfiguration("tah")) {
                 completionService.clearCache();
                 refreshStatus();
+                models.refresh();
             }
         }),
         vscode.workspace.onDidChangeTextDocument((event) => store.applyChanges(event.document.uri.toString(),
@@ -113,5 +143,5 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
     log.info(`activated (VS Code ${vscode.version}, ${vscode.env.uiKind === vscode.UIKind.Web ? "web" : "desktop"} UI, Node ${process.version})`);
     // load the model in the background, so the first suggestion does not wait for it and start-up is not slowed
     setTimeout(() => void engine.ensureLoaded(), 0);
-    return { statusText: () => status.text, chatViewReady, engine, difficulty: store, heatmap };
+    return { statusText: () => status.text, chatViewReady, engine, difficulty: store, heatmap, models };
 }

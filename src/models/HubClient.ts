@@ -23,6 +23,8 @@ export interface HubClientOptions {
     readonly token?: string;
     /** An HTTPS_PROXY-style URL (http://user:pass@host:port). Default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
     readonly proxy?: string;
+    /** With `proxy`: false accepts a proxy's (or, through it, a host's) certificate that does not verify (VS Code's http.proxyStrictSSL). */
+    readonly proxyStrictSSL?: boolean;
     /** Where the defaults come from; default process.env. */
     readonly env?: Readonly<Record<string, string | undefined>>;
     readonly retry?: Omit<RetryOptions, "signal">;
@@ -106,7 +108,8 @@ export class HubClient {
         this.endpoint = (options.endpoint ?? (env.HF_ENDPOINT || defaultEndpoint)).replace(/\/+$/, "");
         this.origin = new URL(this.endpoint).origin;
         this.token = options.token ?? (env.HF_TOKEN || undefined);
-        this.dispatcher = options.proxy !== undefined ? new ProxyAgent(options.proxy) : environmentProxy(env);
+        const tls = { rejectUnauthorized: options.proxyStrictSSL ?? true };
+        this.dispatcher = options.proxy !== undefined ? new ProxyAgent({ uri: options.proxy, requestTls: tls, proxyTls: tls }) : environmentProxy(env);
         this.retry = options.retry ?? {};
     }
 

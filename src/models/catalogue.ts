@@ -33,11 +33,14 @@ export interface CatalogueEntry {
     readonly verified: Readonly<Partial<Record<VerifiedField, string>>>;
 }
 
-const qwen3_1_7b: ModelShape = { nLayer: 28, nEmbd: 2048, nFf: 6144, nHead: 16, nHeadKv: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true };
-const qwen3_0_6b: ModelShape = { nLayer: 28, nEmbd: 1024, nFf: 3072, nHead: 16, nHeadKv: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true };
+export const qwen3_1_7b: ModelShape = { nLayer: 28, nEmbd: 2048, nFf: 6144, nHead: 16, nHeadKv: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true };
+/** No TaH 0.6B checkpoint is published (the TaH README's news names TaH-plus-1.7B only); kept for the estimates' tests. */
+export const qwen3_0_6b: ModelShape = { nLayer: 28, nEmbd: 1024, nFf: 3072, nHead: 16, nHeadKv: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true };
 const qwenShapeSource = "tah-inference.md §1.1 (Qwen3 shapes, from the TaH repository's recipes)";
 const tahLayoutSource = "tah-inference.md §1.2 (the TaH repository's checkpoint layout)";
-const llamaVscodeSource = "llama.vscode README (llama-server --hf-repo/--hf-file) and llama.cpp's --fim-qwen-*-default presets";
+const llamaVscodeSource = "llama.vscode README (llama-server -hf ggml-org/Qwen2.5-Coder-*-Q8_0-GGUF)";
+/** The hub's own "Files and versions" page of the repository (found through the docs search, December 2026). */
+const hubTreeSource = (repo: string, file: string, size: string, licence: string): string => `huggingface.co/${repo}/tree/main: ${file} (${size}, LFS), licence ${licence}`;
 
 export const catalogue: readonly CatalogueEntry[] = [
     {
@@ -51,20 +54,7 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["chat"],
         goodFor: "chat and reasoning (math, code, questions) with a latent second pass on hard tokens; not trained for fill-in-the-middle",
         licence: "unstated (Qwen3 base: Apache-2.0)",
-        verified: { repo: "the TaH repository's README and inference example (tah-inference.md §1.1)", files: tahLayoutSource, shape: qwenShapeSource },
-    },
-    {
-        id: "tah-plus-0.6b",
-        title: "TaH+ 0.6B",
-        repo: "nics-efc/TaH-plus-0.6B",
-        revision: "main",
-        kind: "tah",
-        shape: qwen3_0_6b,
-        tah: { loraRank: 16 },
-        roles: ["chat"],
-        goodFor: "chat on small machines; weaker than 1.7B",
-        licence: "unstated (Qwen3 base: Apache-2.0)",
-        verified: { shape: qwenShapeSource },
+        verified: { repo: "thu-nics/TaH README (News, 2025/11: the TaH-plus-1.7B checkpoint, finetuned from Qwen3-1.7B-Base)", files: tahLayoutSource, shape: qwenShapeSource },
     },
     {
         id: "tah2-1.7b-max2",
@@ -95,7 +85,7 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["completion"],
         goodFor: "ghost text on any CPU: fill-in-the-middle, fastest",
         licence: "Apache-2.0",
-        verified: {},
+        verified: { repo: llamaVscodeSource, files: "resolve/main/qwen2.5-coder-0.5b-q8_0.gguf in llama.cpp's and others' download scripts" },
     },
     {
         id: "qwen2.5-coder-1.5b-q8_0",
@@ -109,7 +99,7 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["completion"],
         goodFor: "ghost text: fill-in-the-middle; llama.vscode's choice for CPUs and GPUs under 8 GB",
         licence: "Apache-2.0",
-        verified: { repo: llamaVscodeSource, files: llamaVscodeSource },
+        verified: { repo: llamaVscodeSource, files: hubTreeSource("ggml-org/Qwen2.5-Coder-1.5B-Q8_0-GGUF", "qwen2.5-coder-1.5b-q8_0.gguf", "1.65 GB", "apache-2.0"), licence: "the hub page's licence tag" },
     },
     {
         id: "qwen2.5-coder-3b-q8_0",
@@ -123,7 +113,7 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["completion"],
         goodFor: "ghost text: fill-in-the-middle; llama.vscode's choice for GPUs under 16 GB",
         licence: "Qwen Research License (non-commercial)",
-        verified: { repo: llamaVscodeSource, files: "llama.cpp's --fim-qwen-3b-default preset" },
+        verified: { repo: llamaVscodeSource, files: hubTreeSource("ggml-org/Qwen2.5-Coder-3B-Q8_0-GGUF", "qwen2.5-coder-3b-q8_0.gguf", "3.29 GB", "qwen-research"), licence: "the hub page's licence tag" },
     },
     {
         id: "qwen2.5-coder-7b-q8_0",
@@ -137,7 +127,7 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["completion"],
         goodFor: "ghost text: fill-in-the-middle, best quality; llama.vscode's choice for GPUs with more than 16 GB",
         licence: "Apache-2.0",
-        verified: { repo: llamaVscodeSource, files: llamaVscodeSource },
+        verified: { repo: llamaVscodeSource, files: hubTreeSource("ggml-org/Qwen2.5-Coder-7B-Q8_0-GGUF", "qwen2.5-coder-7b-q8_0.gguf", "8.1 GB", "apache-2.0"), licence: "the hub page's licence tag" },
     },
 ];
 

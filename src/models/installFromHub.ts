@@ -45,10 +45,16 @@ export interface InstallFromHubOptions {
     readonly onProgress?: (progress: InstallProgress) => void;
     /** Flush converted files before they are renamed into place (default true). */
     readonly sync?: boolean;
+    /**
+     * false: a TaH checkpoint is only downloaded, into `out`, for a converter elsewhere (the extension converts through
+     * the engine process, and keeps the checkpoint so that the model can be converted again to another type).
+     */
+    readonly convert?: boolean;
 }
 
 export interface InstallResult {
-    readonly kind: "tah" | "gguf";
+    /** "checkpoint": a TaH checkpoint downloaded and not converted (convert: false). */
+    readonly kind: "tah" | "gguf" | "checkpoint";
     readonly outDir: string;
     readonly commit: string;
     /** TaH: the conversion's type, and how it was chosen when it was not given. */
@@ -117,7 +123,7 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
     });
     const downloaded = stagedFilesDir(stagingDir, ref.repo);
 
-    if (kind === "gguf") {
+    if (kind === "gguf" || options.convert === false) {
         await checkOut(outDir);
         await rmdir(outDir).catch((error: NodeJS.ErrnoException) => {
             if (error.code !== "ENOENT")
@@ -125,11 +131,11 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
         });
         await mkdir(path.dirname(outDir), { recursive: true });
         // A split GGUF's metadata is in its first part.
-        const ggufs = files.map((file) => file.path).filter((name) => name.toLowerCase().endsWith(".gguf") && !/-(?!00001)\d{5}-of-\d{5}\.gguf$/i.test(name));
+        const ggufs = kind !== "gguf" ? [] : files.map((file) => file.path).filter((name) => name.toLowerCase().endsWith(".gguf") && !/-(?!00001)\d{5}-of-\d{5}\.gguf$/i.test(name));
         const summaries = await Promise.all(ggufs.map(async (name) => ({ file: name, ...(await readGgufSummary(path.join(downloaded, ...name.split("/")))) })));
         await rename(downloaded, outDir);
         await rm(stagingDir, { recursive: true, force: true });
-        return { kind, outDir, commit: snapshot.commit, files: await listTree(outDir), gguf: summaries };
+        return { kind: kind === "gguf" ? "gguf" : "checkpoint", outDir, commit: snapshot.commit, files: await listTree(outDir), ...(kind === "gguf" ? { gguf: summaries } : {}) };
     }
 
     let typeChoice: TypeChoice | undefined;

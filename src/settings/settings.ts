@@ -57,7 +57,9 @@ function readNullableNumber(source: SettingsSource, key: SettingKey): number | n
 }
 
 /** The keys whose change means another model load (the engine settings, and where the engine runs). */
-export const engineSettingKeys: readonly SettingKey[] = ["tah.modelPath", "tah.gpu", "tah.threads", "tah.contextSize", "tah.decider.threshold", "tah.engine.url"];
+export const engineSettingKeys: readonly SettingKey[] = [
+    "tah.chat.model", "tah.completion.model", "tah.modelPath", "tah.gpu", "tah.threads", "tah.contextSize", "tah.decider.threshold", "tah.engine.url"
+];
 
 /** The remote engine's URL (tah.engine.url), undefined when the engine runs here (RemoteEngineClient checks its form). */
 export function readEngineUrl(source: SettingsSource): string | undefined {
@@ -65,19 +67,37 @@ export function readEngineUrl(source: SettingsSource): string | undefined {
     return value === "" ? undefined : value;
 }
 
+/**
+ * The model file of each role. `tah.modelPath` is the older name of `tah.chat.model`, read as a fallback (not
+ * migrated: a user's settings.json is theirs, and an older version of the extension on another machine sharing it
+ * still reads the old key). The completion model is null when it is the chat model's file.
+ */
+export function readModelPaths(source: SettingsSource, bundledModel: string | undefined): { chat: string; completion: string | null } | undefined {
+    const chat = readString(source, "tah.chat.model").trim() || readString(source, "tah.modelPath").trim() || bundledModel;
+    if (chat === undefined)
+        return undefined;
+    const completion = readString(source, "tah.completion.model").trim();
+    return { chat, completion: completion === "" || completion === chat ? null : completion };
+}
+
 /** The engine's settings, or undefined when no model is selected and none is bundled. */
 export function readEngineSettings(source: SettingsSource, bundledModel: string | undefined): EngineSettings | undefined {
-    const modelPath = readString(source, "tah.modelPath").trim() || bundledModel;
-    if (modelPath === undefined)
+    const models = readModelPaths(source, bundledModel);
+    if (models === undefined)
         return undefined;
     return {
-        modelPath,
-        completionModelPath: null,
+        modelPath: models.chat,
+        completionModelPath: models.completion,
         gpu: readChoice<GpuSetting>(source, "tah.gpu"),
         threads: readNumber(source, "tah.threads"),
         contextSize: readNumber(source, "tah.contextSize"),
         threshold: readNullableNumber(source, "tah.decider.threshold")
     };
+}
+
+/** Where `TaH: Get a Model…` downloads from: the setting, else HF_ENDPOINT, else the hub's own (HubClient decides). */
+export function readHubEndpoint(source: SettingsSource): string | undefined {
+    return readString(source, "tah.hub.endpoint").trim() || undefined;
 }
 
 /** Suggestions kept for type-through (not a setting: a bound on memory). */

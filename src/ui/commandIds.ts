@@ -10,8 +10,20 @@ export const commandIds = {
     toggleHeatmap: "tah.toggleHeatmap",
     showCompletionPreview: "tah.showCompletionPreview",
     convertCheckpoint: "tah.convertCheckpoint",
-    setEngineToken: "tah.setEngineToken"
+    setEngineToken: "tah.setEngineToken",
+    getModel: "tah.getModel",
+    setHubToken: "tah.setHubToken",
+    clearHubToken: "tah.clearHubToken",
+    refreshModels: "tah.models.refresh",
+    useForChat: "tah.models.useForChat",
+    useForCompletion: "tah.models.useForCompletion",
+    convertAgain: "tah.models.convertAgain",
+    revealModel: "tah.models.reveal",
+    deleteModel: "tah.models.delete"
 } as const;
 
 /** The chat webview view's id (package.json `contributes.views.tah`). */
 export const chatViewId = "tah.chat";
+
+/** The Models tree view's id (package.json `contributes.views.tah`). */
+export const modelsViewId = "tah.models";

@@ -49,7 +49,7 @@ export async function convertCheckpointCommand(engine: EngineHost, log: vscode.L
         log.info(`converted ${checkpoint} to ${result.outDir}: ${result.files.map((file) => `${file.name} ${formatBytes(file.bytes)}`).join(", ")}`);
         const choice = await vscode.window.showInformationMessage(`TaH: converted to ${result.outDir}.`, "Use This Model");
         if (choice === "Use This Model")
-            await updateSetting("tah.modelPath", result.outDir);
+            await updateSetting("tah.chat.model", result.outDir);
     } catch (error) {
         const description = describeEngineError(error);
         if (description.code === "aborted") {

@@ -11,6 +11,7 @@ export interface MenuEntry {
 /** What the status-bar menu offers. */
 export function menuEntries(inlineEnabled: boolean): MenuEntry[] {
     return [
+        { label: "$(cloud-download) Get a Model…", detail: "A TaH chat model or a code model for ghost text, downloaded and set up", command: commandIds.getModel, args: [] },
         { label: "$(file-binary) Select Model…", detail: "A TaH model folder (made by the converter) or a plain .gguf file", command: commandIds.selectModel, args: [] },
         {
             label: inlineEnabled ? "$(circle-slash) Turn Inline Completions Off" : "$(check) Turn Inline Completions On",

@@ -3,7 +3,7 @@ import path from "node:path";
 import * as vscode from "vscode";
 import { updateSetting } from "../settings/vscodeSettings.js";
 
-/** `TaH: Select Model…`: a TaH model folder (with tah-model.json) or a .gguf file; stored in tah.modelPath. */
+/** `TaH: Select Model…`: a TaH model folder (with tah-model.json) or a .gguf file; stored in tah.chat.model (Get a Model sets either role). */
 export async function selectModel(): Promise<void> {
     const picked = await vscode.window.showOpenDialog({
         canSelectFiles: true,
@@ -22,5 +22,5 @@ export async function selectModel(): Promise<void> {
         void vscode.window.showErrorMessage(`TaH: ${chosen} has no tah-model.json. Convert a checkpoint with “TaH: Convert a TaH Checkpoint…”, or pick a .gguf file.`);
         return;
     }
-    await updateSetting("tah.modelPath", modelPath);
+    await updateSetting("tah.chat.model", modelPath);
 }

@@ -2,24 +2,33 @@
 import type { EngineStats } from "../engine/protocol/engineProtocol.js";
 import type { EngineState } from "../engineHost/EngineController.js";
 import { describeEngineError, errorSentence } from "../engineHost/errorMessages.js";
+import { formatBytes } from "../format/formatBytes.js";
+import { loadedMemoryBytes } from "../models/loadedMemory.js";
 import { percent } from "./percent.js";
 
 /** The status text for an engine state (pure, so tests can check every case). */
 export function statusText(state: EngineState, stats: EngineStats | undefined, hasModelSetting: boolean, inlineEnabled: boolean): { text: string; tooltip: string } {
     const inline = inlineEnabled ? "" : " (inline off)";
     if (!hasModelSetting)
-        return { text: "$(sparkle) TaH: no model", tooltip: "TaH Copilot: no model selected (setting tah.modelPath). Click for the menu." };
+        return { text: "$(sparkle) TaH: no model", tooltip: "TaH Copilot: no model selected (settings tah.chat.model, tah.completion.model; TaH: Get a Model…). Click for the menu." };
     switch (state.kind) {
         case "ready": {
-            const { model } = state;
-            const parts = [`$(sparkle) TaH: ${model.name}${inline}`];
+            const { model, completionModel } = state;
+            const separate = completionModel.path !== model.path;
+            // two models: the chat model's name, then the ghost-text one's
+            const names = separate ? `${model.name} · ghost text: ${completionModel.name}` : model.name;
+            const parts = [`$(sparkle) TaH: ${names}${inline}`];
             if (stats?.tokensPerSecond != null)
                 parts.push(`${stats.tokensPerSecond.toFixed(1)} t/s`);
             if (model.kind === "tah" && stats !== undefined && stats.generatedTokens > 0)
                 parts.push(`${percent(stats.iteratedTokens / stats.generatedTokens)} iterated`);
+            const memory = loadedMemoryBytes([model, completionModel]);
+            const describe = (summary: typeof model): string =>
+                `${summary.name} — ${summary.kind === "tah" ? `TaH model, threshold ${summary.threshold}` : "plain GGUF (difficulty is a proxy)"}${summary.hasFim ? ", fill-in-the-middle" : ", prefix-only completion (no FIM tokens)"}`;
+            const roles = separate ? `Chat: ${describe(model)}. Ghost text: ${describe(completionModel)}.` : `${describe(model)}.`;
             return {
                 text: parts.join(" · "),
-                tooltip: `${model.name} — ${model.kind === "tah" ? `TaH model, threshold ${model.threshold}` : "plain GGUF (difficulty is a proxy)"}, ${model.backend}, ${model.threads} threads, context ${model.contextSize}${model.hasFim ? ", fill-in-the-middle" : ", prefix-only completion (no FIM tokens)"}. Click for the menu.`
+                tooltip: `${roles} ${model.backend}, ${model.threads} threads, context ${model.contextSize}${memory !== undefined ? `, ${formatBytes(memory)} loaded` : ""}. Click for the menu.`
             };
         }
         case "loading":

@@ -2,7 +2,7 @@
 // are zero (each position's hidden state is its token's embedding), chain tokens get one-hot embeddings, and each
 // token's output row points at its successor's, so greedy (and low-temperature) decoding follows the chain.
 // Its threshold is 1, so nothing iterates and the final logits are the depth-0 ones.
-import { createTinyTah, writeTinyTahFolder } from "../support/tinyTah.js";
+import { createTinyTah, writeTinyTahFolder, type TinyTah } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
 
 /** What the scripted model answers in a chat, over and over: a classic XSS payload, which must render as text. */
@@ -21,8 +21,9 @@ function chain(): Map<number, number> {
     return successor;
 }
 
-export async function writeScriptedModel(folder: string): Promise<string> {
-    const tiny = createTinyTah({ seed: 21, tiedEmbeddings: false, threshold: 1, normNoise: 0, name: "tiny-scripted" });
+/** The scripted model's weights (also served as a checkpoint by the Models UI test's fake hub). */
+export function scriptedTinyTah(name = "tiny-scripted"): TinyTah {
+    const tiny = createTinyTah({ seed: 21, tiedEmbeddings: false, threshold: 1, normNoise: 0, name });
     const { model } = tiny;
     const { nEmbd } = model.config;
     for (const layer of model.layers) {
@@ -44,6 +45,10 @@ export async function writeScriptedModel(folder: string): Promise<string> {
         output[i] = output[i] * 0.01;
     for (const [from, to] of successor)
         output[to * nEmbd + dimension.get(from)!] += successorLogit;
-    await writeTinyTahFolder(folder, tiny);
+    return tiny;
+}
+
+export async function writeScriptedModel(folder: string): Promise<string> {
+    await writeTinyTahFolder(folder, scriptedTinyTah());
     return folder;
 }

@@ -72,7 +72,7 @@ test("SPM: a keystroke reuses every token before the typed one, and the reused K
 test("documents: switching back to a file reuses its prompt; without document names the other file evicts it (control)", async () => {
     const status = service.status().models?.completion;
     assert.ok((status?.documentSequences ?? 0) >= 2, "the default model is small enough to keep several documents");
-    assert.ok((status?.kvBytes ?? 0) > 0, "the completion context's KV memory is reported");
+    assert.ok((status?.memory?.kvCacheBytes ?? 0) > 0, "the completion context's KV memory is reported");
     for (const named of [true, false]) {
         const name = (file: string): string | undefined => named ? `file:///${file}-${String(named)}` : undefined;
         const first = await service.complete(params("a", name("a")), () => undefined, signal());

@@ -35,6 +35,8 @@ export interface FakeHubFaults {
     ignoreRange?: boolean;
     /** Send this file's X-Linked-Etag / ETag as another value, as a hub whose file changed after the listing. */
     otherEtag?: string;
+    /** Pause this long after every 4 KiB of a body: a slow line, so that a UI shows the download's progress. */
+    chunkDelayMs?: number;
 }
 
 export interface RecordedRequest {
@@ -116,6 +118,8 @@ async function sendBody(response: http.ServerResponse, data: Uint8Array, start: 
         }
         if (!response.write(body.subarray(offset, end)))
             await once(response, "drain");
+        if (faults.chunkDelayMs !== undefined)
+            await new Promise((resolve) => setTimeout(resolve, faults.chunkDelayMs));
     }
     response.end();
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { layoutFimPrompt, prefixDropStride } from "../../src/engine/prompts/completionPrompt.js";
 import { parseFimOrders, preferredFimOrder } from "../../src/engine/prompts/fimOrder.js";
-import { CompletionSequencePool, fileSequenceCount, kvBytesPerPosition, maxFileSequences } from "../../src/engine/service/CompletionSequencePool.js";
+import { CompletionSequencePool, fileSequenceCount, maxFileSequences } from "../../src/engine/service/CompletionSequencePool.js";
 
 const fim = { prefix: -1, suffix: -2, middle: -3 };
 /** A tokenizer of one token per character: enough to see where each side lands. */
@@ -100,12 +100,8 @@ test("document sequences: the most recent documents keep theirs; a new one takes
     assert.throws(() => new CompletionSequencePool(0), RangeError);
 });
 
-test("document sequences: KV bytes from GGUF metadata, and as many documents as the memory bound allows", () => {
-    // Qwen3-0.6B: 28 layers, 8 KV heads of 128 → 2 × 28 × 8 × 128 × 2 bytes
-    const metadata = { general: { architecture: "qwen3" }, qwen3: { block_count: 28, embedding_length: 1024, attention: { head_count: 16, head_count_kv: 8, key_length: 128, value_length: 128 } } };
-    assert.equal(kvBytesPerPosition(metadata), 114_688);
-    assert.equal(kvBytesPerPosition({ general: { architecture: "llama" }, llama: { block_count: 2, embedding_length: 64, attention: { head_count: 4 } } }), 2 * 4 * (16 + 16) * 2, "head size from the embedding, values as long as keys");
-    assert.equal(kvBytesPerPosition({ general: {} }), undefined);
+test("document sequences: as many documents as the memory bound allows", () => {
+    // Qwen3-0.6B: 2 × 28 layers × 8 KV heads × 128 × 2 bytes per position
     assert.equal(fileSequenceCount(114_688 * 3072), 1, "a 0.6B model at 2,048 positions keeps one");
     assert.equal(fileSequenceCount(1 << 20), maxFileSequences);
     assert.equal(fileSequenceCount(undefined), 1);

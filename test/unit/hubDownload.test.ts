@@ -131,6 +131,20 @@ test("a TaH checkpoint downloads, verifies and converts; the model equals a conv
     assert.equal(existsSync(`${o.outDir}.download`), false);
 });
 
+test("convert: false keeps a TaH checkpoint as downloaded, byte-identical, for a converter elsewhere (the extension's engine)", async () => {
+    resetHub();
+    const o = options(tahRepo, { convert: false });
+    const progress: string[] = [];
+    const result = await installFromHub({ ...o, onProgress: (p) => progress.push(p.stage) });
+    assert.equal(result.kind, "checkpoint");
+    assert.equal(result.gguf, undefined);
+    assert.ok(!progress.includes("convert"));
+    assert.ok(result.files.includes("tah_config.json") && result.files.includes("iter_decider.bin"));
+    for (const file of result.files)
+        assert.deepEqual(await readFile(path.join(o.outDir, file)), await readFile(path.join(checkpointDir, file)), file);
+    assert.equal(existsSync(`${o.outDir}.download`), false);
+});
+
 test("a TaH checkpoint without --type is converted to the memory estimate's pick, a quantized type, through the quantizer", async () => {
     resetHub();
     // A tiny model fits anywhere: the first (best) default type, q8_0.

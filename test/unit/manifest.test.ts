@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { chatViewId, commandIds } from "../../src/ui/commandIds.js";
+import { chatViewId, commandIds, modelsViewId } from "../../src/ui/commandIds.js";
 
 interface Manifest {
     name: string;
@@ -47,12 +47,13 @@ describe("package.json", () => {
         assert.deepEqual(hidden, []);
     });
 
-    test("the chat view is a webview in the TaH activity-bar container", () => {
+    test("the chat view is a webview and the Models view a tree in the TaH activity-bar container", () => {
         const [container] = manifest.contributes.viewsContainers.activitybar;
         assert.ok(container);
         assert.ok(fs.existsSync(path.join(root, container.icon)), container.icon);
         assert.deepEqual(manifest.contributes.views[container.id], [
             { type: "webview", id: chatViewId, name: "Chat", icon: container.icon },
+            { id: modelsViewId, name: "Models", icon: container.icon },
         ]);
     });
 

@@ -1,11 +1,10 @@
 /** The memory estimate against figures computed elsewhere from the same shapes, and the default type's choice. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { catalogueEntry } from "../../src/models/catalogue.js";
+import { catalogueEntry, qwen3_0_6b } from "../../src/models/catalogue.js";
 import { bitsPerWeight, chooseDefaultType, defaultTypeOrder, estimateMemory, loraParameterCount, memoryShareForModel, parameterCount, type ModelShape } from "../../src/models/memoryEstimate.js";
 
 const qwen3_1_7b = catalogueEntry("tah-plus-1.7b")!.shape;
-const qwen3_0_6b = catalogueEntry("tah-plus-0.6b")!.shape;
 const GiB = 2 ** 30;
 
 test("parameter counts match the published ones", () => {

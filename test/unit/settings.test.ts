@@ -8,7 +8,7 @@ import type { z } from "zod";
 import manifest from "../../package.json" with { type: "json" };
 import { paramSchemas } from "../../src/engine/process/requestSchemas.js";
 import {
-    declaration, readChatSettings, readEngineSettings, readEngineUrl, readInlineCompletionSettings, type SettingKey, type SettingsSource
+    declaration, engineSettingKeys, readChatSettings, readEngineSettings, readEngineUrl, readHubEndpoint, readInlineCompletionSettings, type SettingKey, type SettingsSource
 } from "../../src/settings/settings.js";
 
 const declaredKeys = Object.keys(manifest.contributes.configuration.properties) as SettingKey[];
@@ -23,6 +23,7 @@ function readAll(values: Partial<Record<SettingKey, unknown>> = {}): { read: Set
     const settings = {
         ...readEngineSettings(source, "/bundled"),
         engineUrl: readEngineUrl(source),
+        hubEndpoint: readHubEndpoint(source),
         ...Object.fromEntries(Object.entries(readInlineCompletionSettings(source)).map(([key, value]) => [`inline.${key}`, value])),
         ...Object.fromEntries(Object.entries(readChatSettings(source)).map(([key, value]) => [`chat.${key}`, value]))
     };
@@ -74,6 +75,43 @@ describe("settings from package.json", () => {
             .filter((file) => file.endsWith(".ts") && !file.startsWith(`settings${path.sep}`))
             .filter((file) => fs.readFileSync(path.join(root, file), "utf8").includes("getConfiguration("));
         assert.deepEqual(offenders, []);
+    });
+});
+
+describe("a model per role", () => {
+    const engine = (values: Partial<Record<SettingKey, unknown>>) => readEngineSettings((key) => values[key], "/bundled");
+
+    test("tah.chat.model names the chat model; tah.completion.model the completion model", () => {
+        const settings = engine({ "tah.chat.model": "/models/tah-plus", "tah.completion.model": "/models/coder.gguf" });
+        assert.equal(settings?.modelPath, "/models/tah-plus");
+        assert.equal(settings?.completionModelPath, "/models/coder.gguf");
+    });
+
+    test("an empty completion model, or the chat model's own file, is the chat model (null)", () => {
+        assert.equal(engine({ "tah.chat.model": "/m" })?.completionModelPath, null);
+        assert.equal(engine({ "tah.chat.model": "/m", "tah.completion.model": "  " })?.completionModelPath, null);
+        assert.equal(engine({ "tah.chat.model": "/m", "tah.completion.model": "/m" })?.completionModelPath, null);
+    });
+
+    test("the older tah.modelPath is the chat model while tah.chat.model is empty, and only then", () => {
+        assert.equal(engine({ "tah.modelPath": "/old" })?.modelPath, "/old");
+        assert.equal(engine({ "tah.modelPath": "/old", "tah.chat.model": "/new" })?.modelPath, "/new");
+        assert.equal(engine({ "tah.modelPath": "/old", "tah.completion.model": "/coder" })?.completionModelPath, "/coder");
+    });
+
+    test("no model set: the bundled model serves chat, and with none bundled there is no engine setting", () => {
+        assert.equal(engine({})?.modelPath, "/bundled");
+        assert.equal(readEngineSettings((key) => (key === "tah.completion.model" ? "/coder" : undefined), undefined), undefined);
+    });
+
+    test("changing either role's model reloads the engine", () => {
+        for (const key of ["tah.chat.model", "tah.completion.model", "tah.modelPath"] as const)
+            assert.ok(engineSettingKeys.includes(key), key);
+    });
+
+    test("the hub endpoint setting is trimmed, and empty leaves the choice to HF_ENDPOINT", () => {
+        assert.equal(readHubEndpoint((key) => (key === "tah.hub.endpoint" ? " http://127.0.0.1:9/ " : undefined)), "http://127.0.0.1:9/");
+        assert.equal(readHubEndpoint(() => ""), undefined);
     });
 });
 

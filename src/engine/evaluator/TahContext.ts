@@ -23,6 +23,13 @@ export interface TahContextOptions {
 
 const ggmlTypeIds = { f32: 0, f16: 1 } as const;
 
+/** KV cells a sequence of `positions` reserves on `model`: depth 0 for every position, deeper depths for a share of them. */
+export function kvCellsPerSequence(model: TahModel, positions: number, iterationHeadroom: number): number {
+    // v1 has one deeper depth whatever its decider's max_iter says; TaH2 has max_iter − 1
+    const deeperDepths = model.generation === 2 ? model.maxDepths - 1 : model.kind === "tah" ? 1 : 0;
+    return Math.ceil(positions * (1 + deeperDepths * iterationHeadroom));
+}
+
 interface RunningStep {
     signal: AbortSignal | undefined;
 }
@@ -34,13 +41,16 @@ interface RunningStep {
  */
 export class TahContext {
     readonly options: Required<TahContextOptions>;
+    /** KV cells reserved for all sequences and their depth-1 entries (what sizes the KV cache). */
+    readonly kvCells: number;
     private readonly sequenceList: TahSequence[];
     private tail: Promise<unknown> = Promise.resolve();
     private running: RunningStep | undefined;
     private disposed = false;
 
-    private constructor(readonly model: TahModel, readonly native: AddonTahContext, options: Required<TahContextOptions>) {
+    private constructor(readonly model: TahModel, readonly native: AddonTahContext, options: Required<TahContextOptions>, kvCells: number) {
         this.options = options;
+        this.kvCells = kvCells;
         this.sequenceList = Array.from({ length: options.sequences }, (_, index) => new TahSequence(this, index));
     }
 
@@ -55,11 +65,10 @@ export class TahContext {
             ...options
         };
         const positions = resolved.contextSize;
-        // v1 has one deeper depth whatever its decider's max_iter says; TaH2 has max_iter − 1
-        const deeperDepths = model.generation === 2 ? model.maxDepths - 1 : model.kind === "tah" ? 1 : 0;
+        const kvCells = resolved.sequences * kvCellsPerSequence(model, positions, resolved.iterationHeadroom);
         const native = new model.patched.bindings.AddonTahContext(model.native, {
             positionsPerSequence: positions,
-            kvCells: resolved.sequences * Math.ceil(positions * (1 + deeperDepths * resolved.iterationHeadroom)),
+            kvCells,
             batchSize: resolved.batchSize,
             sequences: resolved.sequences,
             threads: resolved.threads,
@@ -69,7 +78,7 @@ export class TahContext {
             preallocateDepth1: model.kind === "tah" && model.llamaModel.gpuLayers > 0 ? 1 : 0
         });
         await native.init();
-        const context = new TahContext(model, native, resolved);
+        const context = new TahContext(model, native, resolved, kvCells);
         try {
             model.adopt(context);
         } catch (error) {

@@ -50,6 +50,13 @@ export type ModelFiles =
     | { kind: "tah"; generation: 2; folder: string; name: string; manifest: TahManifest; backbone: string; tah2: string }
     | { kind: "plain"; name: string; backbone: string };
 
+/** A model's files beside its backbone: v1's LoRA and decider, TaH2's networks file, none for a plain GGUF. */
+export function tahFiles(files: ModelFiles): string[] {
+    if (files.kind === "plain")
+        return [];
+    return files.generation === 2 ? [files.tah2] : [files.lora, files.decider];
+}
+
 const ggufMagic = "GGUF";
 /** A manifest is a few hundred bytes; anything near this is not one. */
 const maxManifestBytes = 1 << 20;

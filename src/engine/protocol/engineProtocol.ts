@@ -61,10 +61,16 @@ export interface ModelSummary {
     hasFim: boolean;
     hasChatTemplate: boolean;
     vocabularySize: number;
-    /** Bytes of KV cache this role's context holds (allocated at load; the bound on its memory beyond the weights). */
-    kvBytes?: number;
     /** Completion role: documents whose KV is kept side by side, so switching back to one reuses its prompt. */
     documentSequences?: number;
+    /** What the model takes loaded; absent from an engine that does not report it. */
+    memory?: ModelMemory;
+}
+
+/** A loaded model's memory: its weights, counted once when both roles share the file, and this role's KV cache. */
+export interface ModelMemory {
+    weightsBytes: number;
+    kvCacheBytes: number;
 }
 
 /** The model of each role. When both roles name one file it is loaded once and both summaries name it. */

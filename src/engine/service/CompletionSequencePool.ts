@@ -34,26 +34,6 @@ export class CompletionSequencePool {
     }
 }
 
-/** Bytes of KV cache one position takes in an f16 cache: keys and values of every layer's KV heads. */
-export function kvBytesPerPosition(metadata: Record<string, unknown>): number | undefined {
-    const general = metadata.general as { architecture?: unknown } | undefined;
-    const architecture = typeof general?.architecture === "string" ? general.architecture : undefined;
-    const arch = architecture === undefined ? undefined : metadata[architecture] as Record<string, unknown> | undefined;
-    const attention = arch?.attention as Record<string, unknown> | undefined;
-    const layers = arch?.block_count;
-    const embedding = arch?.embedding_length;
-    const heads = attention?.head_count;
-    const kvHeads = attention?.head_count_kv ?? heads;
-    if (typeof layers !== "number" || typeof kvHeads !== "number")
-        return undefined;
-    const keyLength = typeof attention?.key_length === "number" ? attention.key_length
-        : typeof embedding === "number" && typeof heads === "number" && heads > 0 ? embedding / heads : undefined;
-    const valueLength = typeof attention?.value_length === "number" ? attention.value_length : keyLength;
-    if (keyLength === undefined || valueLength === undefined)
-        return undefined;
-    return layers * kvHeads * (keyLength + valueLength) * 2;
-}
-
 /** KV memory the completion context may spend on other files' sequences (the first sequence is always there). */
 export const extraFileKvBytes = 256 * 1024 * 1024;
 /** The most documents whose KV is kept. */

@@ -1,7 +1,7 @@
 import { LlamaLogLevel } from "node-llama-cpp";
 import path from "node:path";
 import { StepQueue, type StepPriority } from "../evaluator/StepQueue.js";
-import { TahContext } from "../evaluator/TahContext.js";
+import { kvCellsPerSequence, TahContext } from "../evaluator/TahContext.js";
 import { greedy, referenceSampling, type SamplingOptions } from "../evaluator/sampling.js";
 import type { GenerationSummary, TahSequence } from "../evaluator/TahSequence.js";
 import { TahModel } from "../model/TahModel.js";
@@ -16,7 +16,8 @@ import type {
     LoadedModels, ModelSummary, StatusResult, TokenCountParams, TokenCountResult, TokenView
 } from "../protocol/engineProtocol.js";
 import { SlotPool, type Slot } from "./SlotPool.js";
-import { CompletionSequencePool, fileSequenceCount, kvBytesPerPosition } from "./CompletionSequencePool.js";
+import { CompletionSequencePool, fileSequenceCount } from "./CompletionSequencePool.js";
+import { modelKvBytesPerCell, modelMemory } from "./modelMemory.js";
 import { analyzedTokens, tokenView } from "./tokenViews.js";
 import { convertCheckpoint, type ConvertStage } from "../../convert/convertCheckpoint.js";
 import { isOutputTypeName } from "../../convert/outputTypes.js";
@@ -186,7 +187,7 @@ export class EngineService {
             loaded.warmed = this.warmUp(loaded);
             report(1, "ready");
             for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
-                this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads, ${((role.summary.kvBytes ?? 0) / (1 << 20)).toFixed(0)} MiB of KV cache`);
+                this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads, ${((role.summary.memory?.kvCacheBytes ?? 0) / (1 << 20)).toFixed(0)} MiB of KV cache`);
             this.log("info", `completions keep the KV of ${documents} document(s), FIM order ${preferredFimOrder(fimOrdersOf(completionModel.llamaModel.fileInfo.metadata))}`);
             return { chat: chat.summary, completion: completion.summary };
         } catch (error) {
@@ -198,8 +199,8 @@ export class EngineService {
 
     /** KV bytes of one sequence of a context on `model` (its depth-1 headroom included), when the metadata tells. */
     private kvBytesPerSequence(model: TahModel, contextSize: number): number | undefined {
-        const perPosition = kvBytesPerPosition(model.llamaModel.fileInfo.metadata);
-        return perPosition === undefined ? undefined : perPosition * Math.ceil(contextSize * (model.kind === "tah" ? 1 + iterationHeadroom : 1));
+        const perCell = modelKvBytesPerCell(model, "f16");
+        return perCell === 0 ? undefined : perCell * kvCellsPerSequence(model, contextSize, iterationHeadroom);
     }
 
     /**
@@ -236,7 +237,6 @@ export class EngineService {
     private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, parallel: number, extraSequences: number): Promise<Role> {
         const sequences = parallel + extraSequences;
         const context = await TahContext.create(model, { sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority, iterationHeadroom });
-        const perSequence = this.kvBytesPerSequence(model, settings.contextSize);
         const summary: ModelSummary = {
             name: model.name,
             kind: model.kind,
@@ -248,7 +248,7 @@ export class EngineService {
             hasFim: model.fimTokens !== undefined,
             hasChatTemplate: model.chatTemplate !== undefined,
             vocabularySize: model.vocabularySize,
-            ...(perSequence !== undefined ? { kvBytes: perSequence * sequences } : {})
+            memory: modelMemory(model, context)
         };
         return { model, context, summary, slots: parallel > 1 ? new SlotPool(parallel, maxWaitingForSlot) : undefined };
     }
