@@ -92,6 +92,8 @@ export function activate(context: vscode.ExtensionContext): TahExtensionApi {
         vscode.commands.registerCommand(commandIds.convertAgain, onItem("convertible", (item) => convertAgain(modelActions, item))),
         vscode.commands.registerCommand(commandIds.revealModel, onItem("tahModel", revealModel)),
         vscode.commands.registerCommand(commandIds.deleteModel, onItem("managed", (item) => deleteModel(modelActions, item))),
+        // a partial download's folder is named after its repository (`<owner>--<name>`)
+        vscode.commands.registerCommand(commandIds.resumeDownload, onItem("resumable", (item) => getModel.run({ repo: item.model.name.replace("--", "/") }))),
         engine.onDidUpdateStats((result) => {
             stats = result.stats;
             refreshStatus();

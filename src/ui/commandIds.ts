@@ -19,7 +19,8 @@ export const commandIds = {
     useForCompletion: "tah.models.useForCompletion",
     convertAgain: "tah.models.convertAgain",
     revealModel: "tah.models.reveal",
-    deleteModel: "tah.models.delete"
+    deleteModel: "tah.models.delete",
+    resumeDownload: "tah.models.resumeDownload"
 } as const;
 
 /** The chat webview view's id (package.json `contributes.views.tah`). */

@@ -13,7 +13,7 @@ import { isOutputTypeName, type OutputTypeName } from "../convert/outputTypes.js
 import { readQwen3Config } from "../convert/qwen3Backbone.js";
 import { tahManifestName } from "../engine/model/modelFiles.js";
 import { formatBytes } from "../format/formatBytes.js";
-import { catalogue, catalogueEntry, entryFigures, type CatalogueEntry } from "../models/catalogue.js";
+import { catalogue, catalogueEntry, catalogueEntryForRepo, entryFigures, type CatalogueEntry } from "../models/catalogue.js";
 import { DownloadError } from "../models/DownloadError.js";
 import { HubClient } from "../models/HubClient.js";
 import { installFromHub } from "../models/installFromHub.js";
@@ -32,6 +32,8 @@ import { commandIds } from "./commandIds.js";
 /** What a script (or a test) may pass instead of answering the pickers. */
 export interface GetModelArguments {
     readonly entry?: string;
+    /** `owner/name[@revision]`: a repository instead of a catalogue entry (the Models view's Resume Download). */
+    readonly repo?: string;
     readonly type?: string;
     readonly use?: ServedRole | "none";
 }
@@ -100,7 +102,7 @@ export class GetModelCommand {
     constructor(private readonly context: ModelActionsContext, private readonly token: HubToken) {}
 
     async run(args: GetModelArguments = {}): Promise<void> {
-        const choice = args.entry !== undefined ? this.fromArguments(args.entry) : await this.pick();
+        const choice = args.entry !== undefined ? this.fromArguments(args.entry) : args.repo !== undefined ? this.fromRepo(args.repo) : await this.pick();
         if (choice === undefined)
             return;
         if (choice === "local")
@@ -135,6 +137,19 @@ export class GetModelCommand {
             return undefined;
         }
         return { ref: { repo: entry.repo, revision: entry.revision }, entry, ...(entry.include !== undefined ? { include: entry.include } : {}) };
+    }
+
+    /** A catalogue entry's repository keeps the entry's files and shape; any other is taken as it is. */
+    private fromRepo(text: string): HubChoice | undefined {
+        let ref: RepoRef;
+        try {
+            ref = parseRepoRef(text);
+        } catch (error) {
+            void vscode.window.showErrorMessage(`TaH: ${(error as Error).message}.`);
+            return undefined;
+        }
+        const entry = catalogueEntryForRepo(ref.repo);
+        return entry === undefined ? { ref } : { ref, entry, ...(entry.include !== undefined ? { include: entry.include } : {}) };
     }
 
     private async pick(): Promise<HubChoice | "local" | undefined> {

@@ -1,8 +1,8 @@
 // UI test of getting models: drives the real workbench (code-server, headless chromium) as a new user would. TaH: Get
 // a Model… → the curated TaH entry, served by a fake hub on loopback (tah.hub.endpoint points there) → the download's
 // progress notification → conversion → the model in the Models view → Use for Chat → the chat answers; then a plain
-// GGUF code model from the list for ghost text → the ghost text is that model's continuation while chat still answers
-// from the first. Every model is generated here (test/support); nothing is downloaded from the internet. Screenshots go
+// GGUF code model from the list for ghost text, cancelled mid-download and resumed from the Models view → the ghost
+// text is that model's continuation while chat still answers from the first. Every model is generated here (test/support); nothing is downloaded from the internet. Screenshots go
 // to test-output/screenshots/models-*.png, results to test-output/models-ui-results.json.
 import fs from "node:fs";
 import os from "node:os";
@@ -145,7 +145,7 @@ async function ghostText(page: Page): Promise<string> {
     return (await ghost.innerText()).replace(/\u00a0/g, " ");
 }
 
-function checks(workspaceUrl: string, coderContinuation: string): Check[] {
+function checks(workspaceUrl: string, coderContinuation: string, hub: FakeHub | undefined): Check[] {
     return [
         ["the workbench loads and the extension activates", async (page) => {
             await page.goto(workspaceUrl);
@@ -173,23 +173,48 @@ function checks(workspaceUrl: string, coderContinuation: string): Check[] {
             await ask(page, "Say something.");
             await screenshot(page, "models-04-chat");
         }],
-        ["Get a Model: a code GGUF for ghost text; the status bar and the view show both models", async (page) => {
-            await getModel(page, "Qwen2.5-Coder 0.5B", undefined, coderRepo, "Use for Ghost Text", "models-05-coder");
+        ["a cancelled download stays in the Models view as not finished, and Resume Download goes on from where it stopped", async (page) => {
+            // a slower line, so that Cancel comes mid-file
+            if (hub !== undefined)
+                hub.faults = { chunkDelayMs: 200 };
+            await runPalette(page, "TaH: Get a Model…");
+            await pickRow(page, "Qwen2.5-Coder 0.5B").click();
+            const progress = await notification(page, `TaH: downloading ${coderRepo}`, 60_000);
+            await progress.getByText(/ of .* files/).waitFor({ timeout: 30_000 });
+            await progress.getByRole("button", { name: "Cancel" }).click();
+            await notification(page, "The download was cancelled", 30_000);
+            if (hub !== undefined) {
+                hub.faults = { chunkDelayMs: 40 };
+                hub.requests.length = 0;
+            }
+            const partial = (await modelsView(page)).filter({ hasText: "download not finished" });
+            await partial.waitFor();
+            await screenshot(page, "models-05-cancelled");
+            await partial.hover();
+            await partial.locator("[aria-label^='Resume Download']").first().click();
+            const ready = await notification(page, "is ready.", 120_000);
+            const resumed = hub?.requests.some((request) => request.server === "storage" && /^bytes=[1-9]\d*-$/.test(request.headers.range ?? ""));
+            if (resumed !== true)
+                throw new Error(`the resumed download sent no Range from a byte already there: ${JSON.stringify(hub?.requests.map((request) => [request.server, request.url, request.headers.range]))}`);
+            await screenshot(page, "models-06-coder-ready");
+            await ready.getByRole("button", { name: "Use for Ghost Text" }).click();
+        }],
+        ["the code GGUF serves ghost text; the status bar and the view show both models", async (page) => {
             await tahStatus(page).filter({ hasText: `${chatModelName} · ghost text: qwen2.5-coder-0.5b-q8_0` }).waitFor({ timeout: 120_000 });
             const rows = await modelsView(page);
             await rows.filter({ hasText: "qwen2.5-coder-0.5b-q8_0" }).filter({ hasText: "ghost text" }).filter({ hasText: "loaded" }).waitFor({ timeout: 30_000 });
             await rows.filter({ hasText: chatModelFolder }).filter({ hasText: "loaded" }).waitFor();
-            await screenshot(page, "models-06-both-in-view");
+            await screenshot(page, "models-07-both-in-view");
         }],
         ["ghost text comes from the code model while chat still answers from the TaH model", async (page) => {
             const suggested = await ghostText(page);
-            await screenshot(page, "models-07-ghost-text");
+            await screenshot(page, "models-08-ghost-text");
             const expected = coderContinuation.trim().slice(0, 3);
             if (!suggested.trim().startsWith(expected))
                 throw new Error(`ghost text ${JSON.stringify(suggested)} is not the code model's continuation ${JSON.stringify(coderContinuation)}`);
             await page.keyboard.press("Escape");
             await ask(page, "And again?");
-            await screenshot(page, "models-08-chat-still-tah");
+            await screenshot(page, "models-09-chat-still-tah");
         }],
     ];
 }
@@ -222,7 +247,7 @@ async function main(): Promise<number> {
     });
     const results: CheckResult[] = [];
     const browser = await launchBrowser(server.runDir);
-    const all = checks(workbenchUrl(server.url, server.workspace), coder.continuation);
+    const all = checks(workbenchUrl(server.url, server.workspace), coder.continuation, hub);
     try {
         const page = await newWorkbenchPage(browser);
         const consoleLines = captureConsole(page);
