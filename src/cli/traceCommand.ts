@@ -17,7 +17,8 @@ for a plain model), whether it went deeper than depth 0, and the ten best final 
 the summed logits for TaH v1 and a plain model, the mixture's log-probabilities for TaH2.
 Threshold 0 makes every token run every depth; threshold 1 makes none go deeper.`;
 
-interface TraceLine {
+/** One position of `tah trace --json`. */
+export interface TraceLine {
     position: number;
     token: number;
     piece: string;

@@ -77,3 +77,49 @@ export function writeResults(file: string, checks: readonly CheckResult[]): RunR
     fs.writeFileSync(file, JSON.stringify(results, null, 4) + "\n");
     return results;
 }
+
+export type Check = readonly [name: string, run: (page: Page) => Promise<void>];
+
+/**
+ * Runs the checks in order on one page until one fails (later checks build on the earlier ones), with a screenshot
+ * `<prefix>-failure` of the failing one; the page's console goes to test-output/logs/<prefix>-browser-console.log.
+ */
+export async function runChecks(page: Page, checks: readonly Check[], prefix: string): Promise<CheckResult[]> {
+    const results: CheckResult[] = [];
+    const consoleLines = captureConsole(page);
+    try {
+        for (const [name, run] of checks) {
+            const checkStarted = Date.now();
+            try {
+                await run(page);
+                results.push({ name, passed: true, durationMs: Date.now() - checkStarted });
+                console.log(`  ✓ ${name} (${((Date.now() - checkStarted) / 1000).toFixed(1)} s)`);
+            } catch (error) {
+                results.push({ name, passed: false, durationMs: Date.now() - checkStarted, error: String(error) });
+                console.log(`  ✗ ${name}\n    ${String(error).split("\n").join("\n    ")}`);
+                await screenshot(page, `${prefix}-failure`).catch(() => undefined);
+                break;
+            }
+        }
+    } finally {
+        fs.mkdirSync(path.join(testOutput, "logs"), { recursive: true });
+        fs.writeFileSync(path.join(testOutput, "logs", `${prefix}-browser-console.log`), consoleLines.join("\n") + "\n");
+    }
+    return results;
+}
+
+/** Runs a command by its title from the command palette (closing whatever quick input is open first). */
+export async function runPalette(page: Page, title: string): Promise<void> {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ state: "visible" });
+    await input.fill(`>${title}`);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
+    await page.keyboard.press("Enter");
+}
+
+/** The status-bar item of TaH. */
+export function tahStatus(page: Page): ReturnType<Page["locator"]> {
+    return page.locator(".statusbar-item", { hasText: "TaH:" });
+}

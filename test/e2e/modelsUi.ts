@@ -14,13 +14,13 @@ import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
 import { createTinyTah, writeTinyBackbone, type TinyTah } from "../support/tinyTah.js";
 import { detokenize, tinyVocabulary, tokenize } from "../support/tinyTokenizer.js";
 import {
-    captureConsole, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl, writeResults,
+    type Check, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, runChecks, runPalette, screenshot, tahStatus, workbenchUrl,
+    writeResults,
 } from "./browser.js";
 import { startCodeServer, testOutput } from "./codeServer.js";
 import { fixturePrompt } from "./fixtureModel.js";
 import { scriptedAnswer, scriptedTinyTah } from "./scriptedModel.js";
 
-type Check = readonly [name: string, run: (page: Page) => Promise<void>];
 
 const tahRepo = "nics-efc/TaH-plus-1.7B";
 const coderRepo = "ggml-org/Qwen2.5-Coder-0.5B-Q8_0-GGUF";
@@ -49,22 +49,8 @@ function coderModel(avoid: string): { tiny: TinyTah; continuation: string } {
     throw new Error("no seed in 100..299 gives a visible continuation that differs from the chat model's");
 }
 
-async function runPalette(page: Page, title: string): Promise<void> {
-    await page.keyboard.press("Escape");
-    await page.keyboard.press("F1");
-    const input = page.locator(".quick-input-widget input");
-    await input.waitFor({ state: "visible" });
-    await input.fill(`>${title}`);
-    await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
-    await page.keyboard.press("Enter");
-}
-
 function pickRow(page: Page, text: string | RegExp): ReturnType<Page["locator"]> {
     return page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first();
-}
-
-function tahStatus(page: Page): ReturnType<Page["locator"]> {
-    return page.locator(".statusbar-item", { hasText: "TaH:" });
 }
 
 /**
@@ -245,27 +231,11 @@ async function main(): Promise<number> {
             "tah.inlineCompletion.maxTokens": 8, "tah.inlineCompletion.maxMs": 5000, "tah.chat.maxTokens": 48
         }
     });
-    const results: CheckResult[] = [];
+    let results: CheckResult[];
     const browser = await launchBrowser(server.runDir);
     const all = checks(workbenchUrl(server.url, server.workspace), coder.continuation, hub);
     try {
-        const page = await newWorkbenchPage(browser);
-        const consoleLines = captureConsole(page);
-        for (const [name, run] of all) {
-            const checkStarted = Date.now();
-            try {
-                await run(page);
-                results.push({ name, passed: true, durationMs: Date.now() - checkStarted });
-                console.log(`  ✓ ${name} (${((Date.now() - checkStarted) / 1000).toFixed(1)} s)`);
-            } catch (error) {
-                results.push({ name, passed: false, durationMs: Date.now() - checkStarted, error: String(error) });
-                console.log(`  ✗ ${name}\n    ${String(error).split("\n").join("\n    ")}`);
-                await screenshot(page, "models-failure").catch(() => undefined);
-                break; // later checks build on this one
-            }
-        }
-        fs.mkdirSync(path.join(testOutput, "logs"), { recursive: true });
-        fs.writeFileSync(path.join(testOutput, "logs", "models-ui-browser-console.log"), consoleLines.join("\n") + "\n");
+        results = await runChecks(await newWorkbenchPage(browser), all, "models-ui");
         const storage = hub.requests.filter((request) => request.server === "storage").length;
         console.log(`  fake hub: ${hub.requests.length} requests (${storage} to its file storage)`);
     } finally {

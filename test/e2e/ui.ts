@@ -4,26 +4,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import {
-    captureConsole, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, screenshot, workbenchUrl, writeResults,
+    type Check, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, runChecks, runPalette, screenshot, tahStatus, workbenchUrl,
+    writeResults,
 } from "./browser.js";
 import { type CodeServer, startCodeServer, testOutput } from "./codeServer.js";
 import { type ServeProcess, startServeProcess } from "./serveProcess.js";
-
-type Check = readonly [name: string, run: (page: Page) => Promise<void>];
-
-async function runPalette(page: Page, title: string): Promise<void> {
-    await page.keyboard.press("F1");
-    const input = page.locator(".quick-input-widget input");
-    await input.waitFor({ state: "visible" });
-    await input.fill(`>${title}`);
-    await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
-    await page.keyboard.press("Enter");
-}
-
-/** Text of the status-bar item of TaH. */
-function tahStatus(page: Page): ReturnType<Page["locator"]> {
-    return page.locator(".statusbar-item", { hasText: "TaH:" });
-}
 
 function chatWebview(page: Page): ReturnType<Page["frameLocator"]> {
     return page.frameLocator("iframe.webview").frameLocator("#active-frame");
@@ -337,27 +322,11 @@ async function main(): Promise<number> {
     const started = Date.now();
     removeScreenshots("ui");
     const server = await startCodeServer({ name: "ui", settings: uiSettings });
-    const results: CheckResult[] = [];
+    let results: CheckResult[];
     const remote: Remote = {};
     const browser = await launchBrowser(server.runDir);
     try {
-        const page = await newWorkbenchPage(browser);
-        const consoleLines = captureConsole(page);
-        for (const [name, run] of checks(workbenchUrl(server.url, server.workspace), server, remote)) {
-            const checkStarted = Date.now();
-            try {
-                await run(page);
-                results.push({ name, passed: true, durationMs: Date.now() - checkStarted });
-                console.log(`  ✓ ${name} (${((Date.now() - checkStarted) / 1000).toFixed(1)} s)`);
-            } catch (error) {
-                results.push({ name, passed: false, durationMs: Date.now() - checkStarted, error: String(error) });
-                console.log(`  ✗ ${name}\n    ${String(error).split("\n").join("\n    ")}`);
-                await screenshot(page, "ui-failure").catch(() => undefined);
-                break; // later checks build on this one
-            }
-        }
-        fs.mkdirSync(path.join(testOutput, "logs"), { recursive: true });
-        fs.writeFileSync(path.join(testOutput, "logs", "ui-browser-console.log"), consoleLines.join("\n") + "\n");
+        results = await runChecks(await newWorkbenchPage(browser), checks(workbenchUrl(server.url, server.workspace), server, remote), "ui");
     } finally {
         await browser.close();
         await remote.serve?.stop();

@@ -5,23 +5,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import type { TraceLine } from "../../src/cli/traceCommand.js";
 import { convertCheckpoint } from "../../src/convert/convertCheckpoint.js";
 import { loadTah2Checkpoint } from "../reference/tah2/loadTah2Checkpoint.js";
 import { runTah2Reference } from "../reference/tah2/runTah2Reference.js";
 import type { Tah2Model } from "../reference/tah2/tah2Model.js";
 import { writeTah2Checkpoint } from "../support/tah2Checkpoint.js";
 import { tokenize } from "../support/tinyTokenizer.js";
-
-interface TraceLine {
-    position: number;
-    token: number;
-    piece: string;
-    pHard?: number | null;
-    depth: number;
-    pContinue: number[];
-    iterated: boolean;
-    top: Array<[number, number]>;
-}
 
 let dir: string;
 let reference: Tah2Model;

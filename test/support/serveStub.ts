@@ -31,6 +31,15 @@ export class StubEngine implements ServeEngine {
     private started: Array<() => void> = [];
     private abortSeen: Array<() => void> = [];
 
+    /** Back to a fresh stub's behaviour, between tests. */
+    reset(): void {
+        this.answer = () => ["Hello", " world"];
+        this.gate = undefined;
+        this.endless = false;
+        this.failure = undefined;
+        this.calls.length = 0;
+    }
+
     /** Resolves when a call has started (the count of calls made so far reaches n). */
     callStarted(n: number): Promise<void> {
         return this.calls.length >= n ? Promise.resolve() : new Promise((resolve) => this.started.push(() => { if (this.calls.length >= n) resolve(); }));

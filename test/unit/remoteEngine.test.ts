@@ -59,13 +59,7 @@ after(async () => {
     await server.close();
 });
 
-afterEach(() => {
-    engine.answer = () => ["Hello", " world"];
-    engine.gate = undefined;
-    engine.endless = false;
-    engine.failure = undefined;
-    engine.calls.length = 0;
-});
+afterEach(() => engine.reset());
 
 describe("the engine protocol over HTTP", () => {
     test("load connects and returns the server's own models; requests stream the engine's token events", limit, async () => {

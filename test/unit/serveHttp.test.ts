@@ -44,13 +44,7 @@ after(async () => {
     await server.close();
 });
 
-afterEach(() => {
-    engine.answer = () => ["Hello", " world"];
-    engine.gate = undefined;
-    engine.endless = false;
-    engine.failure = undefined;
-    engine.calls.length = 0;
-});
+afterEach(() => engine.reset());
 
 const weatherTool = {
     type: "function" as const,
