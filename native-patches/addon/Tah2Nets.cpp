@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "TahGguf.h"
+#include "TahGraphCompute.h"
 
 namespace {
 
@@ -162,12 +163,7 @@ bool Tah2Nets::compute(ggml_gallocr_t allocator, ggml_context * ctx, ggml_tensor
         for (const auto & [tensor, data] : inputs) {
             ggml_backend_tensor_set(tensor, data, 0, ggml_nbytes(tensor));
         }
-        auto setThreads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(
-            ggml_backend_dev_backend_reg(ggml_backend_get_device(backend)), "ggml_backend_set_n_threads");
-        if (setThreads != nullptr) {
-            setThreads(backend, nThreads);
-        }
-        ok = ggml_backend_graph_compute(backend, graph) == GGML_STATUS_SUCCESS;
+        ok = tahComputeGraph(backend, graph, nThreads);
         if (ok) {
             ggml_backend_tensor_get(out, result, 0, ggml_nbytes(out));
         }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "TahGguf.h"
+#include "TahGraphCompute.h"
 
 namespace {
 
@@ -240,13 +241,7 @@ bool TahDecider::forward(const std::vector<const float *> & taps, const float * 
         ggml_backend_tensor_set(tapsIn, tapsInput.data(), 0, ggml_nbytes(tapsIn));
         ggml_backend_tensor_set(topIn, topValues, 0, ggml_nbytes(topIn));
 
-        ggml_backend_dev_t device = ggml_backend_get_device(backend);
-        auto setThreads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(
-            ggml_backend_dev_backend_reg(device), "ggml_backend_set_n_threads");
-        if (setThreads != nullptr) {
-            setThreads(backend, nThreads);
-        }
-        ok = ggml_backend_graph_compute(backend, graph) == GGML_STATUS_SUCCESS;
+        ok = tahComputeGraph(backend, graph, nThreads);
         if (ok) {
             ggml_backend_tensor_get(z, zOut, 0, sizeof(float) * nTokens);
         }

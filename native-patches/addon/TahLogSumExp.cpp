@@ -1,5 +1,7 @@
 #include "TahLogSumExp.h"
 
+#include "TahGraphCompute.h"
+
 #include <cmath>
 
 namespace {
@@ -39,12 +41,7 @@ double TahLogSumExp::compute(const float * logits, int32_t nVocab, int32_t topId
         bool ok = ggml_gallocr_alloc_graph(allocator, graph);
         if (ok) {
             ggml_backend_tensor_set(row, logits, 0, sizeof(float) * nVocab);
-            auto setThreads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(
-                ggml_backend_dev_backend_reg(ggml_backend_get_device(backend)), "ggml_backend_set_n_threads");
-            if (setThreads != nullptr) {
-                setThreads(backend, nThreads);
-            }
-            ok = ggml_backend_graph_compute(backend, graph) == GGML_STATUS_SUCCESS;
+            ok = tahComputeGraph(backend, graph, nThreads);
             if (ok) {
                 ggml_backend_tensor_get(probs, &topProb, sizeof(float) * topId, sizeof(float));
             }
