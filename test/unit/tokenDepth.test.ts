@@ -12,6 +12,8 @@ import { ChatMessageView } from "../../webview/chat/ChatMessageView.js";
 import { renderPreview } from "../../webview/preview/renderPreview.js";
 import { tooltipContent } from "../../webview/shared/tokenTooltip.js";
 import { renderTokenSpans } from "../../webview/shared/tokenSpans.js";
+import { checkedPreviewMessage } from "../../webview/preview/protocol.js";
+import { checkedTokenView, checkedTokenViews, maxCandidates, maxTokensPerMessage } from "../../webview/shared/tokenViews.js";
 
 function token(text: string, extra: Partial<TokenView> = {}): TokenView {
     return { token: 1, piece: text, text, difficulty: 0.8, difficultyIsProxy: false, iterated: true, changed: false, before: [], after: [], ...extra };
@@ -133,5 +135,45 @@ describe("depth in the webviews", () => {
         renderPreview(window.document, { type: "suggestion", suggestion: { text: tokens.map((view) => view.text).join(""), tokens }, fileName: "a.ts", line: 1 });
         assert.match(window.document.getElementById("summary")?.textContent ?? "", / · mean depth 1\.00, deepest 2$/);
         assert.deepEqual(Array.from(window.document.querySelectorAll<HTMLElement>("#suggestion .tok")).map((span) => span.dataset.depth), ["0", "1", "2", undefined]);
+    });
+});
+
+describe("token views as a webview message brings them", () => {
+    test("well-formed views of every kind pass unchanged", () => {
+        const candidates = { before: [{ token: 3, piece: " x", prob: 0.6 }], after: [{ token: 4, piece: " y", prob: 0.7 }] };
+        for (const view of [{ ...ranAll, ...candidates }, stoppedAtOne, v1Iterated, v1Kept, older])
+            assert.deepEqual(checkedTokenView(view), view);
+        const checkedPlain = checkedTokenView(plain);
+        assert.deepEqual([checkedPlain?.text, checkedPlain?.difficulty, checkedPlain?.difficultyIsProxy], [plain.text, plain.difficulty, true]);
+        assert.ok(checkedPlain !== undefined && !("depth" in checkedPlain), "a plain model's depth record carries nothing to show");
+    });
+
+    test("a record without the protocol's shape is dropped, a hostile depth record included", () => {
+        for (const [name, view] of hostile)
+            assert.equal(checkedTokenView(view), undefined, name);
+        const bad: unknown[] = [null, 7, "x", [], { ...ranAll, text: 5 }, { ...ranAll, difficulty: Number.NaN }, { ...ranAll, difficulty: "0.5" },
+            { ...ranAll, iterated: "yes" }, { ...ranAll, before: "none" }, { ...ranAll, after: [{ token: 1, piece: "a", prob: Number.NaN }] }, { ...ranAll, difficulty: Number.POSITIVE_INFINITY }];
+        for (const item of bad)
+            assert.equal(checkedTokenView(item), undefined, JSON.stringify(item));
+        assert.deepEqual(checkedTokenViews([ranAll, ...bad, v1Kept]), [ranAll, v1Kept]);
+        assert.deepEqual(checkedTokenViews("not a list"), []);
+    });
+
+    test("arrays are bounded: the token list and each candidate list", () => {
+        const many = new Array<TokenView>(maxTokensPerMessage + 1000).fill(v1Kept);
+        assert.equal(checkedTokenViews(many).length, maxTokensPerMessage);
+        const candidates = Array.from({ length: 1000 }, (_, i) => ({ token: i, piece: String(i), prob: 0.001 }));
+        assert.equal(checkedTokenView({ ...ranAll, before: candidates, after: candidates })?.before.length, maxCandidates);
+        assert.deepEqual([checkedTokenView({ ...ranAll, difficulty: 1 + 1e-7 })?.difficulty, checkedTokenView({ ...ranAll, after: [{ token: 1, piece: "a", prob: -1e-9 }] })?.after[0]?.prob],
+            [1, 0], "a hair outside [0, 1] from float rounding is clamped, not dropped");
+    });
+
+    test("the preview renders only a checked message", () => {
+        assert.equal(checkedPreviewMessage({ type: "other" }), undefined);
+        assert.equal(checkedPreviewMessage({ type: "suggestion", suggestion: { text: 5, tokens: [] }, fileName: "a", line: 1 }), undefined);
+        assert.equal(checkedPreviewMessage({ type: "suggestion", suggestion: undefined, fileName: 1, line: 1 }), undefined);
+        assert.deepEqual(checkedPreviewMessage({ type: "suggestion", suggestion: undefined, fileName: "a", line: 1 }), { type: "suggestion", suggestion: undefined, fileName: "a", line: 1 });
+        const message = checkedPreviewMessage({ type: "suggestion", suggestion: { text: " a b", tokens: [stoppedAtOne, hostile[5][1], ranAll] }, fileName: "a.ts", line: 2 });
+        assert.deepEqual(message?.suggestion?.tokens, [stoppedAtOne, ranAll]);
     });
 });
