@@ -1,6 +1,7 @@
 import type { CandidateView, TokenView } from "../engine/protocol/engineProtocol.js";
 import type { TokenOrigin } from "./DifficultyStore.js";
 import { percent } from "../ui/percent.js";
+import { tokenDepth } from "./tokenDepth.js";
 
 /**
  * Model text inside inline code: line breaks, backticks and table pipes would break out of it, so they are
@@ -23,9 +24,10 @@ function candidateRows(before: readonly CandidateView[], after: readonly Candida
 
 /** TaH2 with more than two depths: how deep the token went, and the decider's probability at each depth it ran at. */
 function deeperLines(view: TokenView): string[] {
-    if (view.depth === undefined || view.pContinue === undefined || view.pContinue.length < 2)
+    const known = tokenDepth(view);
+    if (known === undefined || known.pContinue.length < 2)
         return [];
-    return ["", `Ran ${view.depth + 1} depth${view.depth === 0 ? "" : "s"} (deepest: ${view.depth}); the decider's continue probability at each: ${view.pContinue.map(percent).join(", ")}.`];
+    return ["", `Ran ${known.depth + 1} depth${known.depth === 0 ? "" : "s"} (deepest: ${known.depth}); the decider's continue probability at each: ${known.pContinue.map(percent).join(", ")}.`];
 }
 
 /** The hover for one token: how hard it was, whether it took the second pass, and what that pass changed. */

@@ -36,6 +36,8 @@ export interface CatalogueEntry {
 export const qwen3_1_7b: ModelShape = { nLayer: 28, nEmbd: 2048, nFf: 6144, nHead: 16, nHeadKv: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true };
 /** No TaH 0.6B checkpoint is published (the TaH README's news names TaH-plus-1.7B only); kept for the estimates' tests. */
 export const qwen3_0_6b: ModelShape = { nLayer: 28, nEmbd: 1024, nFf: 3072, nHead: 16, nHeadKv: 8, headDim: 128, vocabSize: 151936, tiedEmbeddings: true };
+/** TaH2 has no LoRA; its updater and decider are small MLPs that the estimate's decider allowance stands for. */
+export const tah2Shape: TahShape = { loraRank: 0 };
 const qwenShapeSource = "tah-inference.md §1.1 (Qwen3 shapes, from the TaH repository's recipes)";
 const tahLayoutSource = "tah-inference.md §1.2 (the TaH repository's checkpoint layout)";
 const llamaVscodeSource = "llama.vscode README (llama-server -hf ggml-org/Qwen2.5-Coder-*-Q8_0-GGUF)";
@@ -66,7 +68,7 @@ export const catalogue: readonly CatalogueEntry[] = [
         roles: ["chat"],
         goodFor: "chat and reasoning with TaH2's adaptive depth",
         licence: "unstated (Qwen3 base: Apache-2.0)",
-        notRunnable: "the engine runs TaH2, but `tah pull` does not install TaH2 checkpoints yet: download it and run `tah convert`",
+        tah: tah2Shape,
         verified: {
             repo: "thu-nics/TaH README, TaH2 section (checkpoint table and `hf download nics-efc/TaH2-1.7B-max2`)",
             files: "tah2-inference.md §1.1 (upstream's save_model_tp and minisgl loader; the hub's file list was not retrievable)",

@@ -1,6 +1,6 @@
 /**
  * A model from the hub, ready to load: the file list of one commit, the files a model needs, a verified resumable
- * download into `<out>.download/`, then for a TaH checkpoint the project's converter into `out` (at a type chosen
+ * download into `<out>.download/`, then for a TaH checkpoint (v1 or TaH2) the project's converter into `out` (at a type chosen
  * from the machine's memory unless given), for a GGUF repository its file(s) moved to `out`. `out` appears only
  * complete; the staging folder is removed after, and kept after a cancel or a failure so that a next run resumes.
  */
@@ -10,7 +10,7 @@ import path from "node:path";
 import { convertCheckpoint, type ConvertProgress, type Quantizer } from "../convert/convertCheckpoint.js";
 import { outputTypes, type OutputTypeName } from "../convert/outputTypes.js";
 import { readQwen3Config } from "../convert/qwen3Backbone.js";
-import { catalogueEntryForRepo } from "./catalogue.js";
+import { catalogueEntryForRepo, tah2Shape } from "./catalogue.js";
 import { DownloadError } from "./DownloadError.js";
 import type { DownloadProgress } from "./downloadProgress.js";
 import type { FreeSpaceReader } from "./freeSpace.js";
@@ -53,7 +53,7 @@ export interface InstallFromHubOptions {
 }
 
 export interface InstallResult {
-    /** "checkpoint": a TaH checkpoint downloaded and not converted (convert: false). */
+    /** "tah": a TaH model folder of either generation; "checkpoint": a TaH checkpoint downloaded and not converted (convert: false). */
     readonly kind: "tah" | "gguf" | "checkpoint";
     readonly outDir: string;
     readonly commit: string;
@@ -104,8 +104,6 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
     const kind = repoKindOf(snapshot.files.map((file) => file.path));
     if (kind === undefined)
         throw new DownloadError("unsupported", `${ref.repo} is neither a TaH checkpoint (tah_config.json, iter_decider.bin) nor a GGUF repository`);
-    if (kind === "tah2")
-        throw new DownloadError("unsupported", `${ref.repo} is a TaH2 checkpoint (input_updater.bin), which the engine cannot run yet`);
     const files = selectFiles(ref.repo, kind, snapshot.files, { ...(options.include !== undefined ? { include: options.include } : {}), ...(kind === "gguf" && options.type !== undefined ? { type: options.type } : {}) });
 
     const stagingDir = `${outDir}.download`;
@@ -115,7 +113,7 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
         snapshot,
         files,
         stagingDir,
-        extraBytes: kind === "tah" ? conversionBytes(weightBytes, options.type) : 0,
+        extraBytes: kind !== "gguf" ? conversionBytes(weightBytes, options.type) : 0,
         onProgress: (download) => report({ stage: "download", download }),
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
@@ -141,7 +139,7 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
     let typeChoice: TypeChoice | undefined;
     let type = options.type;
     if (type === undefined) {
-        const tah = catalogueEntryForRepo(ref.repo)?.tah ?? { loraRank: 32 };
+        const tah = catalogueEntryForRepo(ref.repo)?.tah ?? (kind === "tah2" ? tah2Shape : { loraRank: 32 });
         typeChoice = chooseDefaultType(await readQwen3Config(downloaded), options.totalMemoryBytes ?? os.totalmem(), { tah });
         type = typeChoice.type;
     }
@@ -157,5 +155,5 @@ export async function installFromHub(options: InstallFromHubOptions): Promise<In
         ...(options.sync !== undefined ? { sync: options.sync } : {}),
     });
     await rm(stagingDir, { recursive: true, force: true });
-    return { kind, outDir, commit: snapshot.commit, type, ...(typeChoice !== undefined ? { typeChoice } : {}), files: await listTree(outDir) };
+    return { kind: "tah", outDir, commit: snapshot.commit, type, ...(typeChoice !== undefined ? { typeChoice } : {}), files: await listTree(outDir) };
 }

@@ -112,7 +112,7 @@ export class GetModelCommand {
             return;
         }
         // a curated checkpoint's shape is known: its type is chosen before the download, so nothing is asked after it
-        const entryTah = choice.entry?.kind === "tah" ? choice.entry.tah : undefined;
+        const entryTah = choice.entry?.kind !== "gguf" ? choice.entry?.tah : undefined;
         const chosenType = entryTah === undefined || choice.entry === undefined ? undefined
             : await this.conversionType({ shape: choice.entry.shape, tah: entryTah, name: choice.entry.title }, args);
         if (entryTah !== undefined && chosenType === undefined)

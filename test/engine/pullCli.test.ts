@@ -1,6 +1,7 @@
 /**
  * `tah pull` end to end against the fake hub, as a user runs it (HF_ENDPOINT, HF_TOKEN): a TaH checkpoint downloaded
- * and converted to q8_0 with llama.cpp's quantizer, the result traced; a GGUF by catalogue-style repository id;
+ * and converted to q8_0 with llama.cpp's quantizer, the result traced; a 3-depth TaH2 checkpoint pulled, converted
+ * and traced at every depth; a GGUF by catalogue-style repository id;
  * progress lines when stdout is not a terminal; a gated repository without a token; usage mistakes.
  */
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { repoFilesFromFolder, startFakeHub, type FakeHub } from "../support/fakeHub.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
+import { writeTah2Checkpoint } from "../support/tah2Checkpoint.js";
 import { createTinyTah, writeTinyBackbone } from "../support/tinyTah.js";
 import { tokenize } from "../support/tinyTokenizer.js";
 
@@ -26,8 +28,10 @@ before(async () => {
     const ggufFile = path.join(root, "tiny.gguf");
     await writeTinyBackbone(ggufFile, createTinyTah({ seed: 9 }));
     gguf = await readFile(ggufFile);
+    const tah2 = (await writeTah2Checkpoint(path.join(root, "TaH2-tiny"), { seed: 8, maxIter: 3 })).dir;
     hub = await startFakeHub([
         ["test-org/TaH-tiny", { commit, files: await repoFilesFromFolder(checkpoint) }],
+        ["test-org/TaH2-tiny", { commit, files: await repoFilesFromFolder(tah2) }],
         ["test-org/Tiny-GGUF", { commit, files: new Map([["tiny-q8_0.gguf", gguf], ["tiny-f16.gguf", gguf]]) }],
     ]);
 });
@@ -64,6 +68,23 @@ test("pulls a TaH checkpoint, converts it to q8_0 with llama.cpp's quantizer, an
     const trace = await tah(["trace", "--model", out, "--tokens", tokenize("x = 1").join(","), "--steps", "2", "--threads", "1", "--json"]);
     assert.equal(trace.status, 0, trace.stderr);
     assert.ok(trace.stdout.trim().split("\n").length >= 3);
+});
+
+test("pulls a TaH2 checkpoint, converts it, and the model traces through all three depths", async () => {
+    const out = path.join(root, "tah2-f16");
+    const run = await tah(["pull", "test-org/TaH2-tiny", "--out", out, "--type", "f16", "--threads", "1"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`${out.replace(/[.]/g, "\\.")} \\(TaH model, f16, commit 89abcdef0123\\)`));
+    assert.deepEqual((await readdir(out)).sort(), ["backbone.gguf", "tah-model.json", "tah2.gguf"]);
+    const manifest = JSON.parse(await readFile(path.join(out, "tah-model.json"), "utf8")) as { generation?: number; maxIter?: number };
+    assert.deepEqual([manifest.generation, manifest.maxIter], [2, 3]);
+    assert.equal(existsSync(`${out}.download`), false);
+    // threshold 0: every token runs every depth, so the engine really ran the model's three
+    const trace = await tah(["trace", "--model", out, "--tokens", tokenize("x = 1").join(","), "--steps", "2", "--threshold", "0", "--threads", "1", "--json"]);
+    assert.equal(trace.status, 0, trace.stderr);
+    const records = trace.stdout.trim().split("\n").map((line) => JSON.parse(line) as { depth: number; pContinue: number[] });
+    assert.ok(records.length >= 3);
+    assert.ok(records.every((record) => record.depth === 2 && record.pContinue.length === 2), trace.stdout);
 });
 
 test("a GGUF repository with several quantizations: --type picks one, and it lands in OUT byte-identical", async () => {

@@ -23,18 +23,18 @@ test("every entry is well formed: a unique id, a valid repository, the fields it
             assert.deepEqual(entry.roles, ["chat"], entry.id);
             assert.equal(entry.include, undefined, entry.id);
         }
-        assert.equal(entry.notRunnable !== undefined, entry.kind === "tah2", entry.id);
-        assert.equal(entry.tah !== undefined, entry.kind === "tah", entry.id);
+        assert.equal(entry.notRunnable, undefined, `${entry.id}: every entry is runnable (TaH2 too)`);
+        assert.equal(entry.tah !== undefined, entry.kind !== "gguf", entry.id);
     }
 });
 
-test("the issue's models are there: TaH-plus-1.7B (verified), TaH2 marked not runnable, llama.vscode's FIM GGUFs; no unpublished 0.6B", () => {
+test("the issue's models are there: TaH-plus-1.7B (verified), TaH2 runnable with no LoRA, llama.vscode's FIM GGUFs; no unpublished 0.6B", () => {
     const plus = catalogueEntry("tah-plus-1.7b");
     assert.equal(plus?.repo, "nics-efc/TaH-plus-1.7B");
     assert.ok(plus?.verified.repo !== undefined && plus.verified.files !== undefined);
     assert.equal(catalogueEntryForRepo("NICS-EFC/tah-plus-1.7b")?.id, "tah-plus-1.7b");
     assert.equal(catalogueEntryForRepo("nics-efc/TaH-plus-0.6B"), undefined);
-    assert.match(catalogueEntry("tah2-1.7b-max2")?.notRunnable ?? "", /TaH2/);
+    assert.deepEqual(catalogueEntry("tah2-1.7b-max2")?.tah, { loraRank: 0 });
     const coder = catalogueEntry("qwen2.5-coder-1.5b-q8_0");
     assert.deepEqual([coder?.repo, coder?.include], ["ggml-org/Qwen2.5-Coder-1.5B-Q8_0-GGUF", ["qwen2.5-coder-1.5b-q8_0.gguf"]]);
     assert.ok(coder?.verified.repo !== undefined);

@@ -238,7 +238,7 @@ describe("the completion preview", () => {
         assert.equal(window.document.getElementById("where")?.textContent, "src/sum.ts, line 3");
         const spans = Array.from(window.document.querySelectorAll("#suggestion .tok"));
         assert.deepEqual(spans.map((span) => span.textContent), ["return", " a", " + b;"]);
-        assert.equal(window.document.getElementById("summary")?.textContent, "3 tokens · 2 hard (P(hard) ≥ 50%) · 1 iterated · highest 95%");
+        assert.equal(window.document.getElementById("summary")?.textContent, "3 tokens · 2 hard (P(hard) ≥ 50%) · 1 iterated · highest 95% · mean depth 0.33, deepest 1");
     });
 
     test("says when there is no suggestion, and renders model text as text", () => {

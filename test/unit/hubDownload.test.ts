@@ -17,12 +17,15 @@ import { installFromHub, type InstallFromHubOptions } from "../../src/models/ins
 import { startConnectProxy } from "../support/connectProxy.js";
 import { repoFilesFromFolder, startFakeHub, type FakeHub } from "../support/fakeHub.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
+import { writeTah2Checkpoint } from "../support/tah2Checkpoint.js";
+import { resolveModelFiles } from "../../src/engine/model/modelFiles.js";
 import { writeGguf } from "../../src/gguf/ggufWriter.js";
 import { backboneGgufContent, createTinyTah, writeTinyBackbone } from "../support/tinyTah.js";
 
 const ggufRepo = "test-org/Tiny-Coder-GGUF";
 const ggufName = "tiny-coder-f32.gguf";
 const tahRepo = "test-org/TaH-tiny";
+const tah2Repo = "test-org/TaH2-tiny-max3";
 const noFimRepo = "test-org/No-FIM-GGUF";
 const commit = "0123456789abcdef0123456789abcdef01234567";
 
@@ -30,6 +33,7 @@ let root = "";
 let hub: FakeHub;
 let ggufBytes: Buffer;
 let checkpointDir = "";
+let tah2Dir = "";
 let run = 0;
 
 before(async () => {
@@ -41,6 +45,7 @@ before(async () => {
     checkpointDir = (await writeSyntheticCheckpoint(path.join(root, "TaH-tiny"), createTinyTah({ seed: 5 }), { backboneDtype: "BF16" })).dir;
     await writeFile(path.join(checkpointDir, "README.md"), "# a model card\n");
     const tahFiles = await repoFilesFromFolder(checkpointDir);
+    tah2Dir = (await writeTah2Checkpoint(path.join(root, "TaH2-tiny-max3"), { seed: 6, maxIter: 3 })).dir;
     // The same model without the metadata's fill-in-the-middle tokens.
     const content = backboneGgufContent(createTinyTah({ seed: 7 }));
     const noFim = path.join(root, "source", "no-fim.gguf");
@@ -48,6 +53,7 @@ before(async () => {
     hub = await startFakeHub([
         [ggufRepo, { commit, files: new Map<string, Uint8Array>([[ggufName, ggufBytes], ["README.md", Buffer.from("# card\n")], [".gitattributes", Buffer.from("*.gguf filter=lfs\n")]]) }],
         [tahRepo, { commit, files: tahFiles }],
+        [tah2Repo, { commit, files: await repoFilesFromFolder(tah2Dir) }],
         [noFimRepo, { commit, files: new Map([["no-fim.gguf", await readFile(noFim)]]) }],
     ]);
 });
@@ -126,6 +132,26 @@ test("a TaH checkpoint downloads, verifies and converts; the model equals a conv
     const local = path.join(root, "local-conversion");
     await convertCheckpoint({ checkpointDir, outDir: local, type: "f16", name: "TaH-tiny", sync: false });
     // Byte-identical, the manifest included (it names the checkpoint folder: the repository's name, both times).
+    for (const file of result.files)
+        assert.deepEqual(await readFile(path.join(o.outDir, file)), await readFile(path.join(local, file)), file);
+    assert.equal(existsSync(`${o.outDir}.download`), false);
+});
+
+test("a TaH2 checkpoint downloads and converts into a loadable TaH model folder whose manifest says generation 2", async () => {
+    resetHub();
+    const o = options(tah2Repo, { type: "f16" });
+    const progress: string[] = [];
+    const result = await installFromHub({ ...o, onProgress: (p) => progress.push(p.stage) });
+    assert.equal(result.kind, "tah");
+    assert.deepEqual(result.files, ["backbone.gguf", "tah-model.json", "tah2.gguf"]);
+    assert.ok(progress.includes("download") && progress.includes("convert"));
+    const manifest = JSON.parse(await readFile(path.join(o.outDir, "tah-model.json"), "utf8")) as Record<string, unknown>;
+    assert.equal(manifest.generation, 2);
+    assert.equal(manifest.maxIter, 3);
+    const files = resolveModelFiles(o.outDir);
+    assert.ok(files.kind === "tah" && files.generation === 2, "the engine's loader reads it as a TaH2 model");
+    const local = path.join(root, "local-tah2-conversion");
+    await convertCheckpoint({ checkpointDir: tah2Dir, outDir: local, type: "f16", name: "TaH2-tiny-max3", sync: false });
     for (const file of result.files)
         assert.deepEqual(await readFile(path.join(o.outDir, file)), await readFile(path.join(local, file)), file);
     assert.equal(existsSync(`${o.outDir}.download`), false);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ModelSummary } from "../../src/engine/protocol/engineProtocol.js";
 import { downloadProgressText } from "../../src/ui/downloadProgressText.js";
-import { statusText } from "../../src/ui/statusText.js";
+import { meanDepth, statusText } from "../../src/ui/statusText.js";
 
 const model = (name: string, kind: ModelSummary["kind"], memory?: ModelSummary["memory"]): ModelSummary => ({
     name, kind, path: `/m/${name}`, backend: "cpu", threads: 2, contextSize: 4096, threshold: kind === "tah" ? 0.5 : null,
@@ -34,4 +34,22 @@ test("download progress: bytes, speed and time left once measured, files", () =>
         "0 B of 1.0 MiB · 0/1 files");
     assert.equal(downloadProgressText({ doneBytes: 100, totalBytes: 100, bytesPerSecond: 50, secondsLeft: 0, filesDone: 1, filesTotal: 1 }),
         "100 B of 100 B · 50 B/s · 1/1 files");
+});
+
+test("the mean depth: the depth sum over the generated tokens, beside the iterated share; absent or nonsense reports show none", () => {
+    const tah = model("tah2", "tah");
+    const ready = { kind: "ready", model: tah, completionModel: tah } as const;
+    // 10 tokens: 4 iterated, depths summing to 7 (a TaH2 model with more than two depths): not the iterated share
+    const { text, tooltip } = statusText(ready, { generatedTokens: 10, iteratedTokens: 4, tokensPerSecond: 20, depthSum: 7 }, true, true);
+    assert.equal(text, "$(sparkle) TaH: tah2 · 20.0 t/s · 40% iterated · mean depth 0.70");
+    assert.match(tooltip, /Mean depth: how deep the generated tokens went/);
+    const older = statusText(ready, { generatedTokens: 10, iteratedTokens: 4, tokensPerSecond: 20 }, true, true);
+    assert.equal(older.text, "$(sparkle) TaH: tah2 · 20.0 t/s · 40% iterated", "an engine that predates depthSum");
+    assert.doesNotMatch(older.tooltip, /Mean depth/);
+    for (const depthSum of [Number.NaN, -1, Number.POSITIVE_INFINITY, "7" as unknown as number])
+        assert.doesNotMatch(statusText(ready, { generatedTokens: 10, iteratedTokens: 4, tokensPerSecond: 20, depthSum }, true, true).text, /depth/, String(depthSum));
+    assert.doesNotMatch(statusText(ready, { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, depthSum: 0 }, true, true).text, /depth/, "nothing generated yet");
+    const plain = model("coder", "plain");
+    assert.doesNotMatch(statusText({ kind: "ready", model: plain, completionModel: plain }, { generatedTokens: 10, iteratedTokens: 0, tokensPerSecond: 20, depthSum: 0 }, true, true).text, /depth/, "a plain model has no depth");
+    assert.equal(meanDepth({ generatedTokens: 4, iteratedTokens: 2, tokensPerSecond: null, depthSum: 6 }), 1.5);
 });

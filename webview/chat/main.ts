@@ -4,6 +4,7 @@ import { maxUserTextChars } from "../../src/chat/chatLimits.js";
 import type { HostMessage, MessageView, WebviewMessage } from "../../src/chat/protocol.js";
 import { registerComponents } from "../shared/components.js";
 import { installTokenTooltip } from "../shared/tokenTooltip.js";
+import { checkedTokenViews } from "../shared/tokenViews.js";
 import "../shared/tokens.css";
 import { composerKeyAction, createChatControls } from "./chatControls.js";
 import { createMarkdownRenderer } from "./markdown.js";
@@ -89,7 +90,7 @@ function changed(message: ChatMessageView): void {
 }
 
 function add(view: MessageView): void {
-    const message = new ChatMessageView(document, view, actions);
+    const message = new ChatMessageView(document, view.tokens === undefined ? view : { ...view, tokens: checkedTokenViews(view.tokens) }, actions);
     messages.set(view.id, message);
     list.append(message.root);
     empty.hidden = true;
@@ -135,7 +136,7 @@ function handle(message: HostMessage): void {
         case "tokens": {
             const target = messages.get(message.messageId);
             if (target !== undefined) {
-                target.appendTokens(message.tokens);
+                target.appendTokens(checkedTokenViews(message.tokens));
                 changed(target);
             }
             return;

@@ -2,7 +2,7 @@
 import { installTokenTooltip } from "../shared/tokenTooltip.js";
 import "../shared/tokens.css";
 import { renderPreview } from "./renderPreview.js";
-import type { PreviewMessage } from "./protocol.js";
+import { checkedPreviewMessage } from "./protocol.js";
 import "./style.css";
 
 interface VsCodeApi {
@@ -14,9 +14,8 @@ const vscode = acquireVsCodeApi();
 installTokenTooltip(document);
 
 window.addEventListener("message", (event: MessageEvent<unknown>) => {
-    const message = event.data as Partial<PreviewMessage> | null;
-    if (message?.type !== "suggestion")
-        return;
-    renderPreview(document, message as PreviewMessage);
+    const message = checkedPreviewMessage(event.data);
+    if (message !== undefined)
+        renderPreview(document, message);
 });
 vscode.postMessage({ type: "ready" });

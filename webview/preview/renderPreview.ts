@@ -1,4 +1,5 @@
 // The preview's content for one state: where the suggestion is, its tokens, and a summary of their difficulty.
+import { tokenDepth } from "../../src/difficulty/tokenDepth.js";
 import { percent } from "../../src/ui/percent.js";
 import { hardDifficulty, renderTokenSpans } from "../shared/tokenSpans.js";
 import type { PreviewMessage } from "./protocol.js";
@@ -34,11 +35,15 @@ export function renderPreview(document: Document, message: PreviewMessage): void
     const iterated = tokens.filter((token) => token.iterated).length;
     const proxy = tokens.some((token) => token.difficultyIsProxy);
     const max = tokens.reduce((highest, token) => Math.max(highest, token.difficulty), 0);
+    // tokens without a readable depth (plain model, malformed record) are left out of the mean, not counted as 0
+    const depths = tokens.map(tokenDepth).flatMap((depth) => depth === undefined ? [] : [depth.depth]);
+    const meanDepth = depths.length === 0 ? undefined : depths.reduce((sum, depth) => sum + depth, 0) / depths.length;
     summary.textContent = [
         `${tokens.length} ${tokens.length === 1 ? "token" : "tokens"}`,
         `${hard} hard (${proxy ? "difficulty" : "P(hard)"} ≥ ${percent(hardDifficulty)})`,
         `${iterated} iterated`,
         `highest ${percent(max)}`,
+        ...(meanDepth !== undefined ? [`mean depth ${meanDepth.toFixed(2)}, deepest ${Math.max(...depths)}`] : []),
         ...(proxy ? ["difficulty is a proxy (plain model)"] : []),
     ].join(" · ");
 }

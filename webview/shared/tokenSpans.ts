@@ -1,5 +1,6 @@
-// Text as its tokens: one span per token, coloured by difficulty, underlined when it took the second pass. The
-// token text goes in as text nodes, never as markup.
+// Text as its tokens: one span per token, coloured by difficulty, underlined when it took the second pass (doubly
+// when TaH2 took it deeper still). The token text goes in as text nodes, never as markup.
+import { tokenDepth } from "../../src/difficulty/tokenDepth.js";
 import type { TokenView } from "../../src/engine/protocol/engineProtocol.js";
 
 /** The token behind each span, for the tooltip. */
@@ -27,6 +28,11 @@ export function renderTokenSpans(document: Document, tokens: readonly TokenView[
         span.classList.toggle("iterated", token.iterated);
         span.classList.toggle("changed", token.changed);
         span.classList.toggle("proxy", token.difficultyIsProxy);
+        const depth = tokenDepth(token)?.depth;
+        // past the second pass: only TaH2 goes there
+        span.classList.toggle("deep", depth !== undefined && depth >= 2);
+        if (depth !== undefined)
+            span.dataset.depth = String(depth);
         // a CSS variable set through the CSSOM: allowed under the page's CSP, unlike a style attribute
         span.style.setProperty("--difficulty", Math.min(1, Math.max(0, token.difficulty)).toFixed(3));
         span.textContent = token.text;

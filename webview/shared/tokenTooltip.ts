@@ -1,6 +1,7 @@
-// The tooltip over a token span: its difficulty, whether it iterated, and the candidates before and after the
-// second pass. Built from DOM nodes with text content only.
+// The tooltip over a token span: its difficulty, whether it iterated, how deep it went with the decider's
+// probability at each depth, and the candidates before and after the second pass. Built from DOM nodes with text content only.
 import type { CandidateView, TokenView } from "../../src/engine/protocol/engineProtocol.js";
+import { depthLine, tokenDepth } from "../../src/difficulty/tokenDepth.js";
 import { percent } from "../../src/ui/percent.js";
 import { visiblePiece } from "./format.js";
 import { tokenOf } from "./tokenSpans.js";
@@ -41,6 +42,9 @@ export function tooltipContent(document: Document, token: TokenView, maxRows = 5
             : `P(hard) ${percent(token.difficulty)}`),
     );
     fragment.append(head, element(document, "div", "tt-note", iterationNote(token)));
+    const depth = tokenDepth(token);
+    if (depth !== undefined)
+        fragment.append(element(document, "div", "tt-depth", depthLine(depth)));
     const after = token.iterated ? token.after : [];
     const rows = Math.min(maxRows, Math.max(token.before.length, after.length));
     if (rows > 0) {

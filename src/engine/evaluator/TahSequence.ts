@@ -77,6 +77,8 @@ export interface GenerationSummary {
     reusedTokens: number;
     generatedTokens: number;
     iteratedTokens: number;
+    /** The generated tokens' deepest depths, summed (the status bar's mean depth). */
+    depthSum: number;
     prefillMs: number;
     decodeMs: number;
     promptRecords: TokenRecord[];
@@ -321,6 +323,7 @@ export class TahSequence {
             reusedTokens: prefill.reused,
             generatedTokens: 0,
             iteratedTokens: 0,
+            depthSum: 0,
             prefillMs: performance.now() - prefillStart,
             decodeMs: 0,
             promptRecords: prefill.records
@@ -339,6 +342,7 @@ export class TahSequence {
             generated.push(next);
             summary.generatedTokens++;
             summary.iteratedTokens += predictor.iterated ? 1 : 0;
+            summary.depthSum += predictor.depth;
             const decoded = model.detokenize(generated, options.renderSpecialTokens ?? false);
             // hold back an incomplete multi-byte character until the token that completes it
             const text = decoded.endsWith("\uFFFD") ? "" : decoded.slice(emitted.length);

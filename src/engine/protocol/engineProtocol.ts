@@ -201,6 +201,8 @@ export interface EngineStats {
     generatedTokens: number;
     iteratedTokens: number;
     tokensPerSecond: number | null;
+    /** The sum of generated tokens' deepest depths (0-based), so mean depth = depthSum / generatedTokens; absent from engines that predate it. */
+    depthSum?: number;
 }
 
 export interface StatusResult {

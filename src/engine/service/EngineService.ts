@@ -119,7 +119,7 @@ export class EngineService {
     private loaded: Loaded | undefined;
     /** Every context's native steps, in turn: completions go before waiting chat and analysis steps. */
     private readonly steps = new StepQueue();
-    private readonly stats: EngineStats & { decodeMs: number } = { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, decodeMs: 0 };
+    private readonly stats: Required<EngineStats> & { decodeMs: number } = { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, depthSum: 0, decodeMs: 0 };
 
     constructor(private readonly log: EngineLogger) {}
 
@@ -283,6 +283,7 @@ export class EngineService {
     private account(summary: GenerationSummary): void {
         this.stats.generatedTokens += summary.generatedTokens;
         this.stats.iteratedTokens += summary.iteratedTokens;
+        this.stats.depthSum += summary.depthSum;
         this.stats.decodeMs += summary.decodeMs;
         if (this.stats.decodeMs > 0)
             this.stats.tokensPerSecond = (this.stats.generatedTokens / this.stats.decodeMs) * 1000;
@@ -427,9 +428,9 @@ export class EngineService {
     }
 
     status(): StatusResult {
-        const { generatedTokens, iteratedTokens, tokensPerSecond } = this.stats;
+        const { generatedTokens, iteratedTokens, tokensPerSecond, depthSum } = this.stats;
         const loaded = this.loaded;
-        return { models: loaded === undefined ? null : { chat: loaded.chat.summary, completion: loaded.completion.summary }, stats: { generatedTokens, iteratedTokens, tokensPerSecond } };
+        return { models: loaded === undefined ? null : { chat: loaded.chat.summary, completion: loaded.completion.summary }, stats: { generatedTokens, iteratedTokens, tokensPerSecond, depthSum } };
     }
 
     async dispose(): Promise<void> {
