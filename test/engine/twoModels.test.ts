@@ -84,13 +84,16 @@ test("each summary reports its model's weights and its own context's KV cache; o
         assert.ok(chat !== undefined && completionMemory !== undefined);
         // chat: two sequences (chat, file analysis), each with depth-1 headroom of half the context (TahContext's default)
         assert.equal(chat.kvCacheBytes, 2 * Math.ceil(contextSize * 1.5) * f16CellBytes);
-        assert.equal(completionMemory.kvCacheBytes, contextSize * f16CellBytes);
+        // completion: one sequence per recent document, as many as the engine reports keeping
+        const documents = models.completion.documentSequences ?? 1;
+        assert.ok(documents >= 1);
+        assert.equal(completionMemory.kvCacheBytes, documents * contextSize * f16CellBytes);
         assert.ok(chat.weightsBytes > completionMemory.weightsBytes, "the TaH model's weights include its LoRA and decider");
         assert.ok(completionMemory.weightsBytes > 0);
     });
     await withService(settings(tahDir, null), (_service, models) => {
         assert.equal(models.chat.path, models.completion.path);
         assert.equal(models.chat.memory?.weightsBytes, models.completion.memory?.weightsBytes);
-        assert.equal(models.completion.memory?.kvCacheBytes, contextSize * 1.5 * f16CellBytes, "a TaH completion context keeps depth-1 headroom");
+        assert.equal(models.completion.memory?.kvCacheBytes, (models.completion.documentSequences ?? 1) * contextSize * 1.5 * f16CellBytes, "a TaH completion context keeps depth-1 headroom");
     });
 });
