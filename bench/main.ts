@@ -25,7 +25,9 @@ const { values } = parseArgs({
         runs: { type: "string" },
         out: { type: "string" },
         // measure speed only (while working on the engine; the report then lacks parts 4 and 5's engine rows)
-        "no-replay": { type: "boolean", default: false }
+        "no-replay": { type: "boolean", default: false },
+        // the typing replay only (while working on completions; the report then lacks parts 1–3's numbers)
+        "no-speed": { type: "boolean", default: false }
     }
 });
 const quick = values.quick;
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
     const baseline = { decode: [] as number[], prefill: [] as number[], rss: 0 };
     let tahRss = 0;
     // each TaH configuration right after a baseline run of its own: the machine's load drifts, pairs share it
-    for (let run = 0; run < runs; run++) {
+    for (let run = 0; run < (values["no-speed"] ? 0 : runs); run++) {
         for (const [i, threshold] of thresholds.entries()) {
             log(`run ${run + 1}/${runs}, ${series[i].label}: baseline, then TaH`);
             const base = await runWorker("baselineWorker.ts", { kind: "baseline", modelPath: backbone, threads, decodeTokens, prefillTokens });
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
 
     const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started, llamaCpp);
     mkdirSync(outDir, { recursive: true });
-    const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : "latest";
+    const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : values["no-speed"] ? "replay-only" : "latest";
     writeFileSync(path.join(outDir, `${name}.md`), report);
     writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, llamaCpp, tahRss, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
     const points: ChartPoint[] = series.map((entry) => ({
@@ -179,7 +181,8 @@ async function main(): Promise<void> {
         low: Math.min(...entry.decode) * median(baseline.decode),
         high: Math.max(...entry.decode) * median(baseline.decode)
     }));
-    writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
+    if (!values["no-speed"])
+        writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
     console.log(report);
 }
 
