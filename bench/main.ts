@@ -7,7 +7,7 @@
  * machine is noisy. Writes bench/results/latest.{md,json,svg}.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -67,12 +67,16 @@ function runWorker(file: string, request: WorkerRequest): Promise<WorkerResult> 
 
 function runJsonWorker<Result>(file: string, request: WorkerRequest | ReplayBaselineRequest): Promise<Result> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "workers", file), JSON.stringify(request)], { stdio: ["ignore", "pipe", "pipe"] });
+        // a replay's requests outgrow one command-line argument: they go through a file
+        const requestFile = path.join(os.tmpdir(), `tah-bench-${process.pid}-${file}.json`);
+        writeFileSync(requestFile, JSON.stringify(request));
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "workers", file), requestFile], { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
         child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
         child.on("exit", (code) => {
+            rmSync(requestFile, { force: true });
             const line = stdout.trim().split("\n").pop();
             if (code === 0 && line !== undefined)
                 resolve(JSON.parse(line) as Result);
@@ -154,8 +158,10 @@ async function main(): Promise<void> {
     let llamaCpp: ReplayBaselineResult | undefined;
     if (!values["no-replay"]) {
         log("inline completion replay (TaH engine process, then the same requests on plain llama.cpp)");
-        const replay = await replayTyping(modelDir, { threads, keystrokes: quick ? 12 : 40, contextSize: replayContextSize, threshold: threshold7, chatTokens: quick ? 300 : 2000 }, log);
+        const replay = await replayTyping(modelDir, { threads, keystrokes: quick ? 12 : 24, contextSize: replayContextSize, threshold: threshold7, chatTokens: quick ? 300 : 2000 }, log);
         replays.push(replay);
+        mkdirSync(outDir, { recursive: true });
+        writeFileSync(path.join(outDir, "replay-partial.json"), `${JSON.stringify(replay)}\n`);
         if (replay.plain.priming !== undefined) {
             const suffixTokens = /carry (\d+) suffix tokens/.exec(replay.warmUpLog ?? "");
             llamaCpp = await runJsonWorker<ReplayBaselineResult>("replayBaselineWorker.ts", {
