@@ -183,10 +183,15 @@ async function typeOnce(client: EngineClient, keystrokes: number): Promise<Typin
     return pass;
 }
 
-/** About `tokens` tokens of chat: a question about the bench's own source, as a long chat turn would hold. */
-function longChat(tokens: number): string {
-    // the bench tokenizer makes about 2.5 characters per token of code
-    return `Explain this code:\n\n${sourceText().slice(0, Math.round(tokens * 2.5))}`;
+/** About `tokens` tokens (under the model's tokenizer) of a question about the bench's own source, as a long chat turn holds. */
+async function longChat(client: EngineClient, tokens: number): Promise<string> {
+    const source = sourceText();
+    let chars = tokens * 3;
+    for (let attempt = 0; attempt < 3; attempt++) {
+        const counted = await client.request("tokenCount", { text: source.slice(0, chars) });
+        chars = Math.floor(chars * tokens / Math.max(1, counted.tokens));
+    }
+    return `Explain this code:\n\n${source.slice(0, chars)}`;
 }
 
 export interface ReplayOptions {
@@ -218,7 +223,7 @@ export async function replayTyping(modelPath: string, options: ReplayOptions, lo
             completionKvBytes: loaded.completion.memory?.kvCacheBytes, documentSequences: loaded.completion.documentSequences, rssBytes: rssOf(client.pid)
         };
         if (options.chatTokens !== undefined) {
-            const chat = await client.request("chat", { messages: [{ role: "user", content: longChat(options.chatTokens) }], maxTokens: 16, enableThinking: false, stream: false });
+            const chat = await client.request("chat", { messages: [{ role: "user", content: await longChat(client, options.chatTokens) }], maxTokens: 16, enableThinking: false, stream: false });
             result.chatTokens = chat.promptTokens;
             log(`holding a chat of ${chat.promptTokens} tokens; typing again`);
             result.withChat = await typeOnce(client, options.keystrokes);

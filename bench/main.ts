@@ -8,7 +8,7 @@
  * machine is noisy. Writes bench/results/latest.{md,json,svg}.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -28,7 +28,9 @@ const { values } = parseArgs({
         out: { type: "string" },
         // measure speed only (while working on the engine; the report then lacks parts 4 and 5's engine rows)
         "no-replay": { type: "boolean", default: false },
-        "no-tah2": { type: "boolean", default: false }
+        "no-tah2": { type: "boolean", default: false },
+        // the typing replay only (while working on completions; the report then lacks parts 1–3's numbers)
+        "no-speed": { type: "boolean", default: false }
     }
 });
 const quick = values.quick;
@@ -68,12 +70,16 @@ function runWorker(file: string, request: WorkerRequest): Promise<WorkerResult> 
 
 function runJsonWorker<Result>(file: string, request: WorkerRequest | ReplayBaselineRequest): Promise<Result> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "workers", file), JSON.stringify(request)], { stdio: ["ignore", "pipe", "pipe"] });
+        // a replay's requests outgrow one command-line argument: they go through a file
+        const requestFile = path.join(os.tmpdir(), `tah-bench-${process.pid}-${file}.json`);
+        writeFileSync(requestFile, JSON.stringify(request));
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench", "workers", file), requestFile], { stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
         child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
         child.on("exit", (code) => {
+            rmSync(requestFile, { force: true });
             const line = stdout.trim().split("\n").pop();
             if (code === 0 && line !== undefined)
                 resolve(JSON.parse(line) as Result);
@@ -103,7 +109,7 @@ async function main(): Promise<void> {
     log(`${quick ? "quick mode, " : ""}${shape.name}, ${threads} thread(s), ${runs} run(s)`);
     const patched = await loadPatchedLlama({ gpu: "cpu" });
     const modelDir = await randomTahModel(cacheDir, shape, patched, Math.max(threads, 2), log);
-    const tah2 = values["no-tah2"] ? undefined : await benchTah2({ quick, threads, runs, decodeTokens, prefillTokens, cacheDir, patched, runWorker, log });
+    const tah2 = values["no-tah2"] || values["no-speed"] ? undefined : await benchTah2({ quick, threads, runs, decodeTokens, prefillTokens, cacheDir, patched, runWorker, log });
     await patched.llama.dispose();
     if (!existsSync(path.join(root, "dist", "engine.mjs")))
         throw new Error("no dist/engine.mjs: run `npm run build` first");
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
     const baseline = { decode: [] as number[], prefill: [] as number[], rss: 0 };
     let tahRss = 0;
     // each TaH configuration right after a baseline run of its own: the machine's load drifts, pairs share it
-    for (let run = 0; run < runs; run++) {
+    for (let run = 0; run < (values["no-speed"] ? 0 : runs); run++) {
         for (const [i, threshold] of thresholds.entries()) {
             log(`run ${run + 1}/${runs}, ${series[i].label}: baseline, then TaH`);
             const base = await runWorker("baselineWorker.ts", { kind: "baseline", modelPath: backbone, threads, decodeTokens, prefillTokens });
@@ -156,8 +162,10 @@ async function main(): Promise<void> {
     let llamaCpp: ReplayBaselineResult | undefined;
     if (!values["no-replay"]) {
         log("inline completion replay (TaH engine process, then the same requests on plain llama.cpp)");
-        const replay = await replayTyping(modelDir, { threads, keystrokes: quick ? 12 : 40, contextSize: replayContextSize, threshold: threshold7, chatTokens: quick ? 300 : 2000 }, log);
+        const replay = await replayTyping(modelDir, { threads, keystrokes: quick ? 12 : 24, contextSize: replayContextSize, threshold: threshold7, chatTokens: quick ? 300 : 2000 }, log);
         replays.push(replay);
+        mkdirSync(outDir, { recursive: true });
+        writeFileSync(path.join(outDir, "replay-partial.json"), `${JSON.stringify(replay)}\n`);
         if (replay.plain.priming !== undefined) {
             const suffixTokens = /carry (\d+) suffix tokens/.exec(replay.warmUpLog ?? "");
             llamaCpp = await runJsonWorker<ReplayBaselineResult>("replayBaselineWorker.ts", {
@@ -174,7 +182,7 @@ async function main(): Promise<void> {
 
     const report = renderReport(series, baseline, threshold7, replays, tahRss, Date.now() - started, llamaCpp) + (tah2 === undefined ? "" : `\n${renderTah2Section(tah2).join("\n")}`);
     mkdirSync(outDir, { recursive: true });
-    const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : "latest";
+    const name = quick ? "latest-quick" : values["no-replay"] ? "speed-only" : values["no-speed"] ? "replay-only" : "latest";
     writeFileSync(path.join(outDir, `${name}.md`), report);
     writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ shape, threads, runs, threshold7, baseline, series, replays, llamaCpp, tahRss, tah2, node: process.version, cpus: os.cpus().length, date: new Date().toISOString() }, null, 2)}\n`);
     const points: ChartPoint[] = series.map((entry) => ({
@@ -183,7 +191,8 @@ async function main(): Promise<void> {
         low: Math.min(...entry.decode) * median(baseline.decode),
         high: Math.max(...entry.decode) * median(baseline.decode)
     }));
-    writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
+    if (!values["no-speed"])
+        writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
     if (tah2 !== undefined)
         writeFileSync(path.join(outDir, `${name}-tah2.svg`), tah2Chart(tah2, threads));
     console.log(report);

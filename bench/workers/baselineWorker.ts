@@ -2,11 +2,12 @@
  * The baseline: node-llama-cpp's own unpatched prebuilt binary on the same backbone GGUF, decoding greedily and
  * prefilling, with the same thread count. A separate process, so its binary never meets the patched one.
  */
+import { readFileSync } from "node:fs";
 import { type ControlledEvaluateInputItem, getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { promptTokens } from "../benchPrompts.js";
 import type { WorkerRequest, WorkerResult } from "../benchTypes.js";
 
-const request = JSON.parse(process.argv[2]) as WorkerRequest;
+const request = JSON.parse(readFileSync(process.argv[2], "utf8")) as WorkerRequest;
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false, maxThreads: request.threads });
 const model = await llama.loadModel({ modelPath: request.modelPath, gpuLayers: 0 });
 const context = await model.createContext({ contextSize: 2 * (request.prefillTokens + request.decodeTokens + 64), sequences: 3, threads: request.threads, batchSize: 512, flashAttention: false });

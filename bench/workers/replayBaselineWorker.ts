@@ -4,13 +4,14 @@
  * KV of the longest common prefix, the same greedy decoding and the same stops (markup, line limit, token and time
  * budgets). What TaH's engine adds on top of llama.cpp is then the difference between the two replays.
  */
+import { readFileSync } from "node:fs";
 import { type ControlledEvaluateInputItem, getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 import type { FimTokens } from "../../src/engine/model/TahModel.js";
 import { buildCompletionPrompt } from "../../src/engine/prompts/completionPrompt.js";
 import type { CompletionParams } from "../../src/engine/protocol/engineProtocol.js";
 import type { ReplayBaselineRequest, ReplayBaselineResult } from "../benchTypes.js";
 
-const request = JSON.parse(process.argv[2]) as ReplayBaselineRequest;
+const request = JSON.parse(readFileSync(process.argv[2], "utf8")) as ReplayBaselineRequest;
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false, maxThreads: request.threads });
 const model = await llama.loadModel({ modelPath: request.modelPath, gpuLayers: 0 });
 const context = await model.createContext({ contextSize: request.contextSize, sequences: 1, threads: request.threads, batchSize: 128, flashAttention: false });

@@ -1,4 +1,5 @@
 /** The TaH engine on the same backbone: decode and prefill at each threshold, with the per-step breakdown. */
+import { readFileSync } from "node:fs";
 import { TahContext } from "../../src/engine/evaluator/TahContext.js";
 import type { StepTimings } from "../../src/engine/evaluator/TahSequence.js";
 import { TahModel } from "../../src/engine/model/TahModel.js";
@@ -6,7 +7,7 @@ import { loadPatchedLlama } from "../../src/engine/native/loadPatchedLlama.js";
 import { promptTokens } from "../benchPrompts.js";
 import type { StepBreakdown, WorkerRequest, WorkerResult } from "../benchTypes.js";
 
-const request = JSON.parse(process.argv[2]) as WorkerRequest;
+const request = JSON.parse(readFileSync(process.argv[2], "utf8")) as WorkerRequest;
 const patched = await loadPatchedLlama({ gpu: "cpu" });
 const model = await TahModel.load(patched, request.modelPath);
 const prompt = promptTokens((text) => model.tokenize(text), request.prefillTokens);
