@@ -192,6 +192,40 @@ function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "script
         ["the hover over accepted text shows how hard each token was", async (page) => {
             await hoverAccepted(page, "ui-10-hover");
         }],
+        ["typing a line: the time from each keystroke to visible ghost text is reported (not asserted)", async (page) => {
+            await openFile(page, "area.js");
+            await page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first().click();
+            await page.keyboard.press("End");
+            await page.keyboard.press("Enter");
+            // timed in the page: each keydown, and every moment ghost text is in the editor after a change of the DOM
+            await page.evaluate(() => {
+                const marks = { keys: [] as number[], ghosts: [] as number[] };
+                (window as unknown as { tahMarks: typeof marks }).tahMarks = marks;
+                document.addEventListener("keydown", () => marks.keys.push(performance.now()), true);
+                new MutationObserver(() => {
+                    if (document.querySelector(".editor-instance [class*='ghost-text']") !== null)
+                        marks.ghosts.push(performance.now());
+                }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+            });
+            // a person's rhythm: about 180 ms between keys
+            for (const character of "const d = radius * 2") {
+                await page.keyboard.type(character);
+                await page.waitForTimeout(180);
+            }
+            await page.waitForTimeout(2000);
+            const marks = await page.evaluate(() => (window as unknown as { tahMarks: { keys: number[]; ghosts: number[] } }).tahMarks);
+            const latencies = marks.keys.flatMap((key, i) => {
+                const next = marks.keys[i + 1] ?? Number.POSITIVE_INFINITY;
+                const shown = marks.ghosts.find((time) => time >= key && time < next);
+                return shown === undefined ? [] : [shown - key];
+            }).sort((a, b) => a - b);
+            const at = (p: number): number | undefined => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)];
+            const report = { model: "tiny-fixture", keystrokes: marks.keys.length, withGhostText: latencies.length, p50Ms: at(0.5), p95Ms: at(0.95), latenciesMs: latencies };
+            fs.writeFileSync(path.join(testOutput, "ui-ghost-latency.json"), JSON.stringify(report, null, 4) + "\n");
+            console.log(`    keystroke → visible ghost text: ${latencies.length} of ${marks.keys.length} keystrokes, p50 ${at(0.5)?.toFixed(0)} ms, p95 ${at(0.95)?.toFixed(0)} ms`);
+            await page.keyboard.press("Escape");
+            if (latencies.length === 0) throw new Error(`no ghost text appeared after any of ${marks.keys.length} keystrokes`);
+        }],
         ["`TaH: Show Difficulty of This File` paints the heatmap", async (page) => {
             await openFile(page, "sample.ts");
             await page.locator(".editor-instance .monaco-editor .view-line", { hasText: "fibonacci" }).first().waitFor();
