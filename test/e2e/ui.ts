@@ -224,6 +224,8 @@ function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "script
             fs.writeFileSync(path.join(testOutput, "ui-ghost-latency.json"), JSON.stringify(report, null, 4) + "\n");
             console.log(`    keystroke → visible ghost text: ${latencies.length} of ${marks.keys.length} keystrokes, p50 ${at(0.5)?.toFixed(0)} ms, p95 ${at(0.95)?.toFixed(0)} ms`);
             await page.keyboard.press("Escape");
+            // the typed line would be the last "radius" on screen for the later checks' hovers
+            await runPalette(page, "File: Revert File");
             if (latencies.length === 0) throw new Error(`no ghost text appeared after any of ${marks.keys.length} keystrokes`);
         }],
         ["`TaH: Show Difficulty of This File` paints the heatmap", async (page) => {
