@@ -15,10 +15,10 @@ import { parseArgs } from "node:util";
 import { packageRoot } from "../src/engine/native/buildIdentity.js";
 import { loadPatchedLlama } from "../src/engine/native/loadPatchedLlama.js";
 import type { ReplayBaselineRequest, ReplayBaselineResult, StepBreakdown, WorkerRequest, WorkerResult } from "./benchTypes.js";
-import { type ChartPoint, decodeChart } from "./chart.js";
+import { type ChartPoint, type ChartSeries, decodeChart } from "./chart.js";
 import { hardTokenPolicies, replayTyping, type ReplayResult } from "./completionReplay.js";
 import { type BenchShape, qwen3_0_6b, randomTahModel, tinyShape } from "./randomTahModel.js";
-import { benchTah2, renderTah2Section, tah2Chart } from "./tah2Bench.js";
+import { benchTah2, renderTah2Section, tah2ChartSeries } from "./tah2Bench.js";
 
 const { values } = parseArgs({
     options: {
@@ -191,10 +191,12 @@ async function main(): Promise<void> {
         low: Math.min(...entry.decode) * median(baseline.decode),
         high: Math.max(...entry.decode) * median(baseline.decode)
     }));
-    if (!values["no-speed"])
-        writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(median(baseline.decode), points, `Decode, ${shape.name}, ${threads} thread(s)`));
-    if (tah2 !== undefined)
-        writeFileSync(path.join(outDir, `${name}-tah2.svg`), tah2Chart(tah2, threads));
+    const chartSeries: ChartSeries[] = [
+        ...(values["no-speed"] ? [] : [{ label: `TaH v1, ${shape.name}`, color: "#c0392b", baselineTps: median(baseline.decode), points }]),
+        ...(tah2 === undefined ? [] : [tah2ChartSeries(tah2)])
+    ];
+    if (chartSeries.length > 0)
+        writeFileSync(path.join(outDir, `${name}.svg`), decodeChart(chartSeries, `Decode, ${threads} thread(s)`));
     console.log(report);
 }
 

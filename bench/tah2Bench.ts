@@ -11,7 +11,7 @@ import type { PatchedLlama } from "../src/engine/native/loadPatchedLlama.js";
 import { gguf } from "../src/gguf/ggufTypes.js";
 import { type GgufTensor, writeGguf } from "../src/gguf/ggufWriter.js";
 import type { StepBreakdown, WorkerRequest, WorkerResult } from "./benchTypes.js";
-import { type ChartPoint, decodeChart } from "./chart.js";
+import type { ChartPoint, ChartSeries } from "./chart.js";
 import { type BackboneShape, matrix, vector, writeBackbone } from "./randomTahModel.js";
 
 export interface Tah2BenchShape extends BackboneShape {
@@ -184,10 +184,11 @@ export function renderTah2Section(result: Tah2BenchResult): string[] {
 }
 
 /** The decode chart of the TaH2 rows, in the v1 chart's form. */
-export function tah2Chart(result: Tah2BenchResult, threads: number): string {
+/** TaH2's series of the decode chart. */
+export function tah2ChartSeries(result: Tah2BenchResult): ChartSeries {
     const base = median(result.baseline.decode);
     const points: ChartPoint[] = result.series.map((entry) => ({
         share: median(entry.decodeShare), tps: median(entry.decode) * base, low: Math.min(...entry.decode) * base, high: Math.max(...entry.decode) * base
     }));
-    return decodeChart(base, points, `TaH2 decode, ${result.shape.name}, ${threads} thread(s)`);
+    return { label: `TaH2, ${result.shape.name}`, color: "#2980b9", baselineTps: base, points };
 }
