@@ -111,8 +111,15 @@ async function acceptGhostText(page: Page, shot: string): Promise<string> {
 
 /** Hovers right after "radius" on the edited line: the accepted tokens' difficulty. */
 async function hoverAccepted(page: Page, shot: string): Promise<void> {
-    const radius = page.locator(".editor-instance .monaco-editor .view-lines span", { hasText: /^radius$/ }).last();
-    const radiusBox = await radius.boundingBox();
+    // Monaco renders the line again when the next suggestion shows after Tab: look again until the span holds still
+    const radius = page.locator(".editor-instance .monaco-editor .view-lines span", { hasText: /^radius$/ }).filter({ visible: true }).last();
+    let radiusBox = null;
+    for (let attempt = 0; attempt < 20 && radiusBox === null; attempt++) {
+        await radius.waitFor({ timeout: 5000 }).catch(() => undefined);
+        radiusBox = await radius.boundingBox();
+        if (radiusBox === null)
+            await page.waitForTimeout(250);
+    }
     if (radiusBox === null) throw new Error("no 'radius' on the edited line");
     await page.mouse.move(radiusBox.x + radiusBox.width + 8, radiusBox.y + radiusBox.height / 2);
     const hover = page.locator(".monaco-hover", { hasText: "TaH" });
