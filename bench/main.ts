@@ -212,6 +212,33 @@ function renderReport(series: Series[], baseline: { decode: number[]; prefill: n
         `Baseline: node-llama-cpp 3.21.1's prebuilt CPU binary, same Q8_0 backbone, same threads, run just before each TaH configuration (ratios pair the two). ` +
         `Decode = ${decodeTokens} tokens, one per step, fed from real source (teacher forcing); prefill = ${prefillTokens} tokens. ` +
         `~7% uses threshold ${threshold7.toFixed(4)}, calibrated on P(hard) of the decoded tokens.`, "");
+    const speedMeasured = baseline.decode.length > 0;
+    if (speedMeasured)
+        lines.push(...speedSections(series, baseline, mark));
+    else
+        lines.push("Sections 1–3 (speed against the baseline) were not measured in this run (--no-speed).");
+    lines.push("", ...replaySection(replays, llamaCpp));
+    const kvPerToken = 2 * shape.nLayer * shape.nHeadKv * shape.headDim * 2;
+    lines.push("", "## 5. Memory", "");
+    lines.push("| | resident memory | KV bytes per token (f16 cache) |", "|---|---|---|");
+    if (speedMeasured) {
+        const share7 = median(series[1].decodeShare);
+        lines.push(`| baseline process | ${bytes(baseline.rss)} | ${kvPerToken.toLocaleString("en")} |`);
+        lines.push(`| TaH worker process | ${bytes(tahRss)} | ${Math.round(kvPerToken * (1 + share7)).toLocaleString("en")} at ~7% iterated (a depth-1 cell per iterated token), ${(2 * kvPerToken).toLocaleString("en")} at 100% |`);
+    }
+    for (const replay of replays) {
+        if (replay.rssBytes !== undefined)
+            lines.push(`| engine process (${replay.model}, after the replay${replay.chatTokens !== undefined ? ` and a ${replay.chatTokens}-token chat` : ""}) | ${bytes(replay.rssBytes)} | |`);
+        if (replay.completionKvBytes !== undefined)
+            lines.push(`| completion context of ${replay.model} (${replay.documentSequences ?? 1} document sequence(s), context ${replay.model === replays[0].model ? replayContextSize : 2048}) | ${bytes(replay.completionKvBytes)} of KV, allocated at load | |`);
+    }
+    lines.push("", `Finished in ${(elapsedMs / 1000).toFixed(0)} s.`, "");
+    return lines.join("\n");
+}
+
+/** Sections 1–3: each configuration's speed as a ratio to the baseline, and where its time goes. */
+function speedSections(series: Series[], baseline: { decode: number[]; prefill: number[] }, mark: (value: number, target: number | undefined) => string): string[] {
+    const lines: string[] = [];
     lines.push(`Baseline: decode ${median(baseline.decode).toFixed(1)} tokens/s (${spread(baseline.decode)}), prefill ${median(baseline.prefill).toFixed(1)} tokens/s (${spread(baseline.prefill)}).`, "");
     lines.push("## 1–2. Speed as a ratio to the baseline", "");
     lines.push("| | share iterated (decode / prefill) | decode ratio | limit | target | prefill ratio |", "|---|---|---|---|---|---|");
@@ -226,21 +253,7 @@ function renderReport(series: Series[], baseline: { decode: number[]; prefill: n
         const m = (key: keyof StepBreakdown): string => median(entry.breakdowns.map((b) => b[key])).toFixed(2);
         lines.push(`| ${entry.label} | ${m("depth0Ms")} | ${m("deciderMs")} | ${m("selectMs")} | ${m("loraMs")} | ${m("depth1Ms")} | ${m("sampleMs")} | ${m("otherMs")} |`);
     }
-    lines.push("", ...replaySection(replays, llamaCpp));
-    const kvPerToken = 2 * shape.nLayer * shape.nHeadKv * shape.headDim * 2;
-    const share7 = median(series[1].decodeShare);
-    lines.push("", "## 5. Memory", "");
-    lines.push("| | resident memory | KV bytes per token (f16 cache) |", "|---|---|---|");
-    lines.push(`| baseline process | ${bytes(baseline.rss)} | ${kvPerToken.toLocaleString("en")} |`);
-    lines.push(`| TaH worker process | ${bytes(tahRss)} | ${Math.round(kvPerToken * (1 + share7)).toLocaleString("en")} at ~7% iterated (a depth-1 cell per iterated token), ${(2 * kvPerToken).toLocaleString("en")} at 100% |`);
-    for (const replay of replays) {
-        if (replay.rssBytes !== undefined)
-            lines.push(`| engine process (${replay.model}, after the replay${replay.chatTokens !== undefined ? ` and a ${replay.chatTokens}-token chat` : ""}) | ${bytes(replay.rssBytes)} | |`);
-        if (replay.completionKvBytes !== undefined)
-            lines.push(`| completion context of ${replay.model} (${replay.documentSequences ?? 1} document sequence(s), context ${replay.model === replays[0].model ? replayContextSize : 2048}) | ${bytes(replay.completionKvBytes)} of KV, allocated at load | |`);
-    }
-    lines.push("", `Finished in ${(elapsedMs / 1000).toFixed(0)} s.`, "");
-    return lines.join("\n");
+    return lines;
 }
 
 function goal(met: boolean, detail: string): string {
