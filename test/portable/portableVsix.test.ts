@@ -58,9 +58,10 @@ function trace(cpu?: string): Trace {
     const backend = /backend (.*)$/.exec(header)?.[1];
     assert.ok(backend !== undefined, `no backend in the header: ${header}`);
     const tokens = rows.map((row) => {
-        const match = /^\s*(\d+)\s+(\d+)\s+"(?:[^"\\]|\\.)*"\s+\S+\s+(yes|no)\s+\[(\d+),/.exec(row);
+        // position, token, piece, depth, the decider's probabilities, the top candidates
+        const match = /^\s*(\d+)\s+(\d+)\s+"(?:[^"\\]|\\.)*"\s+(\d+)\s+\S+\s+\[(\d+),/.exec(row);
         assert.ok(match !== null, `unexpected trace line: ${row}`);
-        return { position: Number(match[1]), token: Number(match[2]), iterated: match[3] === "yes", topFinal: Number(match[4]) };
+        return { position: Number(match[1]), token: Number(match[2]), iterated: Number(match[3]) > 0, topFinal: Number(match[4]) };
     });
     return { backend, tokens };
 }
