@@ -35,6 +35,27 @@ interface RemoteEngineClientEvents {
 const connectionLoss = new Set(["unreachable", "unauthorized"]);
 
 /**
+ * The longest line a remote engine may send: a whole analysis of the largest text the engine accepts fits with room
+ * to spare; a server that sends more without a newline is not a tah serve (and must not fill this process's memory).
+ */
+export const maxRemoteLineChars = 64 * 1024 * 1024;
+
+/** One NDJSON line of the engine route, or a clear error for anything that is not one. */
+function parseLine(text: string, url: string): RemoteEngineLine {
+    let line: unknown;
+    try {
+        line = JSON.parse(text);
+    } catch {
+        throw new EngineError("internal", `${url} sent a line that is not JSON: is it a tah serve?`);
+    }
+    if (typeof line !== "object" || line === null || !("event" in line || "result" in line || "error" in line || "alive" in line))
+        throw new EngineError("internal", `${url} sent a line that is not part of the engine protocol`);
+    if ("error" in line && (typeof line.error !== "object" || line.error === null))
+        throw new EngineError("internal", `${url} sent an error line without an error`);
+    return line as RemoteEngineLine;
+}
+
+/**
  * The engine on another machine: a `tah serve` that answers the engine protocol over HTTP (remoteEngine.ts). It
  * stands in for EngineClient (the engine process) so the rest of the extension does not know: the same requests,
  * token events and cancellation (closing the connection). The server serves its own model, so `load` only connects
@@ -145,15 +166,17 @@ export class RemoteEngineClient extends EventEmitter<RemoteEngineClientEvents> {
                 buffered += decoder.decode(value, { stream: true });
                 let newline: number;
                 while ((newline = buffered.indexOf("\n")) >= 0) {
-                    const line = JSON.parse(buffered.slice(0, newline)) as RemoteEngineLine;
+                    const line = parseLine(buffered.slice(0, newline), this.options.url);
                     buffered = buffered.slice(newline + 1);
                     if ("event" in line)
                         onEvent?.(line.event);
                     else if ("result" in line)
                         return line.result;
                     else if ("error" in line)
-                        throw new EngineError(isEngineErrorCode(line.error.code) ? line.error.code : "internal", line.error.message);
+                        throw new EngineError(isEngineErrorCode(line.error.code) ? line.error.code : "internal", String(line.error.message));
                 }
+                if (buffered.length > maxRemoteLineChars)
+                    throw new EngineError("internal", `${this.options.url} sent more than ${maxRemoteLineChars / (1024 * 1024)} MiB without ending a line: is it a tah serve?`);
             }
             throw new EngineError("unreachable", `the connection to ${this.options.url} ended before the answer did`);
         } finally {

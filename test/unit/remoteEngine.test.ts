@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { after, afterEach, before, describe, test } from "node:test";
 import { EngineError, engineErrorCodeOf } from "../../src/engine/protocol/EngineError.js";
 import type { EngineEvent } from "../../src/engine/protocol/engineProtocol.js";
-import { RemoteEngineClient, type RemoteTimeouts } from "../../src/engineClient/RemoteEngineClient.js";
+import { maxRemoteLineChars, RemoteEngineClient, type RemoteTimeouts } from "../../src/engineClient/RemoteEngineClient.js";
 import { remoteEngineSettings } from "../../src/engineHost/EngineConnection.js";
 import { EngineController, type EngineState } from "../../src/engineHost/EngineController.js";
 import { locationText } from "../../src/engineHost/locationText.js";
@@ -142,6 +142,28 @@ describe("the engine protocol over HTTP", () => {
             assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
             client.dispose();
             await target.close();
+        }
+    });
+
+    test("a server that sends no JSON or lines outside the protocol is a clear error", limit, async () => {
+        const bodies: Array<[string, (response: http.ServerResponse) => void, RegExp]> = [
+            ["not JSON", (response) => response.end("<html>\n"), /not JSON/],
+            ["null", (response) => response.end("null\n"), /not part of the engine protocol/],
+            ["error without an error", (response) => response.end(`${JSON.stringify({ error: null })}\n`), /without an error/]
+        ];
+        for (const [name, send, expected] of bodies) {
+            const hostile = http.createServer((_request, response) => {
+                response.writeHead(200, { "content-type": "application/x-ndjson" });
+                send(response);
+            });
+            await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+            const client = remote(`http://127.0.0.1:${(hostile.address() as AddressInfo).port}`);
+            const before = process.memoryUsage().rss;
+            await assert.rejects(client.request("status", {}), (error) => engineErrorCodeOf(error) === "internal" && expected.test(String(error)), name);
+            assert.ok(process.memoryUsage().rss - before < 6 * maxRemoteLineChars, `${name}: memory grew by ${process.memoryUsage().rss - before} bytes`);
+            client.dispose();
+            hostile.closeAllConnections();
+            await new Promise<void>((resolve) => hostile.close(() => resolve()));
         }
     });
 
