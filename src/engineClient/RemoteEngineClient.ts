@@ -40,6 +40,39 @@ const connectionLoss = new Set(["unreachable", "unauthorized"]);
  */
 export const maxRemoteLineChars = 64 * 1024 * 1024;
 
+/** The most of a refusal's body that is read for its message (tah serve's errors are a few hundred bytes). */
+export const maxRefusalChars = 64 * 1024;
+
+/** A body's text up to about `limit` characters; the rest is not read, and the stream is cancelled. */
+async function boundedText(response: Response, limit: number): Promise<string> {
+    if (response.body === null)
+        return "";
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    try {
+        while (text.length < limit) {
+            const { done, value } = await reader.read();
+            if (done)
+                break;
+            text += decoder.decode(value, { stream: true });
+        }
+        return text;
+    } catch {
+        return text;
+    } finally {
+        reader.cancel().catch(() => undefined);
+    }
+}
+
+function parsedJson(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
+}
+
 /** One NDJSON line of the engine route, or a clear error for anything that is not one. */
 function parseLine(text: string, url: string): RemoteEngineLine {
     let line: unknown;
@@ -139,6 +172,7 @@ export class RemoteEngineClient extends EventEmitter<RemoteEngineClientEvents> {
         const token = await this.options.token();
         const started = performance.now();
         let timer = setTimeout(() => controller.abort(new EngineError("unreachable", `${this.options.url} did not answer within ${this.timeouts.connectMs / 1000} s`)), this.timeouts.connectMs);
+        let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
         try {
             const response = await fetch(new URL(`${remoteEnginePath}${method}`, this.options.url), {
                 method: "POST",
@@ -155,19 +189,23 @@ export class RemoteEngineClient extends EventEmitter<RemoteEngineClientEvents> {
             clearTimeout(timer);
             timer = setTimeout(silent, this.timeouts.silenceMs);
             const decoder = new TextDecoder();
-            const reader = response.body.getReader();
-            let buffered = "";
+            reader = response.body.getReader();
+            // the unfinished line's pieces: only each new piece is searched for the line's end, so a long line costs
+            // its length, not its length squared
+            let pieces: string[] = [];
+            let pending = 0;
             for (;;) {
                 const { done, value } = await reader.read();
                 if (done)
                     break;
                 clearTimeout(timer);
                 timer = setTimeout(silent, this.timeouts.silenceMs);
-                buffered += decoder.decode(value, { stream: true });
-                let newline: number;
-                while ((newline = buffered.indexOf("\n")) >= 0) {
-                    const line = parseLine(buffered.slice(0, newline), this.options.url);
-                    buffered = buffered.slice(newline + 1);
+                let text = decoder.decode(value, { stream: true });
+                for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n")) {
+                    const line = parseLine(pieces.join("") + text.slice(0, newline), this.options.url);
+                    pieces = [];
+                    pending = 0;
+                    text = text.slice(newline + 1);
                     if ("event" in line)
                         onEvent?.(line.event);
                     else if ("result" in line)
@@ -175,18 +213,23 @@ export class RemoteEngineClient extends EventEmitter<RemoteEngineClientEvents> {
                     else if ("error" in line)
                         throw new EngineError(isEngineErrorCode(line.error.code) ? line.error.code : "internal", String(line.error.message));
                 }
-                if (buffered.length > maxRemoteLineChars)
+                pieces.push(text);
+                pending += text.length;
+                if (pending > maxRemoteLineChars)
                     throw new EngineError("internal", `${this.options.url} sent more than ${maxRemoteLineChars / (1024 * 1024)} MiB without ending a line: is it a tah serve?`);
             }
             throw new EngineError("unreachable", `the connection to ${this.options.url} ended before the answer did`);
         } finally {
             clearTimeout(timer);
+            // the answer is in, or the exchange failed: what the server still sends is not read but dropped with the
+            // connection (a hostile server could otherwise keep it open and writing forever)
+            reader?.cancel().catch(() => undefined);
         }
     }
 
     /** An answer that is not the engine's stream: the server's error body (OpenAI's shape), as an engine error. */
     private async refusal(response: Response): Promise<EngineError> {
-        const body = await response.json().catch(() => undefined) as { error?: { message?: unknown; code?: unknown } } | undefined;
+        const body = parsedJson(await boundedText(response, maxRefusalChars)) as { error?: { message?: unknown; code?: unknown } } | undefined;
         const message = typeof body?.error?.message === "string" ? body.error.message : `HTTP ${response.status}`;
         if (response.status === 401 || response.status === 403)
             return new EngineError("unauthorized", `${this.options.url}: ${message}`);

@@ -167,6 +167,47 @@ describe("the engine protocol over HTTP", () => {
         }
     });
 
+    test("a server that keeps writing (no line end, after the answer, an endless refusal) is dropped: the connection closes", limit, async () => {
+        const status = `${JSON.stringify({ result: { models: null, stats: { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, depthSum: 0 } } })}\n`;
+        const cases: Array<[string, number, string, (request: Promise<unknown>) => Promise<void>]> = [
+            ["a line without end", 200, "", (request) => assert.rejects(request, (error) => engineErrorCodeOf(error) === "internal" && /without ending a line/.test(String(error)))],
+            ["more after the answer", 200, status, async (request) => assert.deepEqual(await request, { models: null, stats: { generatedTokens: 0, iteratedTokens: 0, tokensPerSecond: null, depthSum: 0 } })],
+            ["an endless refusal", 500, "{\"error\": {\"message\": \"", (request) => assert.rejects(request, (error) => engineErrorCodeOf(error) === "internal" && /HTTP 500/.test(String(error)))]
+        ];
+        for (const [name, code, head, check] of cases) {
+            let written = 0;
+            let closed: () => void = () => undefined;
+            const connectionClosed = new Promise<void>((resolve) => {
+                closed = resolve;
+            });
+            const hostile = http.createServer((_request, response) => {
+                response.on("close", closed);
+                response.writeHead(code, { "content-type": "application/x-ndjson" });
+                response.write(head);
+                const chunk = "x".repeat(64 * 1024);
+                // bounded, so a client that never lets go fails the test instead of hanging it
+                const more = (): void => {
+                    while (!response.destroyed && written < 4 * maxRemoteLineChars) {
+                        written += chunk.length;
+                        if (!response.write(chunk)) {
+                            response.once("drain", more);
+                            return;
+                        }
+                    }
+                };
+                more();
+            });
+            await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+            const client = remote(`http://127.0.0.1:${(hostile.address() as AddressInfo).port}`);
+            await check(client.request("status", {}));
+            await connectionClosed;
+            assert.ok(written < 4 * maxRemoteLineChars, `${name}: the server wrote ${written} bytes before the client let go`);
+            client.dispose();
+            hostile.closeAllConnections();
+            await new Promise<void>((resolve) => hostile.close(() => resolve()));
+        }
+    });
+
     test("a non-http URL is a clear error at connect", limit, async () => {
         const client = remote("ftp://example");
         await assert.rejects(client.load(remoteEngineSettings("ftp://example"), () => undefined), /http:\/\/ or https:\/\//);
