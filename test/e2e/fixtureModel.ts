@@ -8,10 +8,20 @@ import { detokenize, tinyVocabulary, tokenize } from "../support/tinyTokenizer.j
 /** The text around the cursor that the tests type into (the cursor sits between prefix and suffix). */
 export const fixturePrompt = { prefix: "function area(radius) {\n    return radius", suffix: "\n}\n" } as const;
 
+/**
+ * The fixture's prompt as the engine lays out PSM (the only order the tiny models know): the cursor's line goes after
+ * <fim_middle>, the way llama.cpp's /infill places its prompt.
+ */
+export function fixtureFimPrompt(): number[] {
+    const { special } = tinyVocabulary;
+    const lineStart = fixturePrompt.prefix.lastIndexOf("\n") + 1;
+    return [special["<|fim_prefix|>"], ...tokenize(fixturePrompt.prefix.slice(0, lineStart)), special["<|fim_suffix|>"], ...tokenize(fixturePrompt.suffix),
+        special["<|fim_middle|>"], ...tokenize(fixturePrompt.prefix.slice(lineStart))];
+}
+
 function visibleContinuation(seed: number): boolean {
     const tiny = createTinyTah({ seed });
-    const { special } = tinyVocabulary;
-    const prompt = [special["<|fim_prefix|>"], ...tokenize(fixturePrompt.prefix), special["<|fim_suffix|>"], ...tokenize(fixturePrompt.suffix), special["<|fim_middle|>"]];
+    const prompt = fixtureFimPrompt();
     const first = runReference(tiny.model, { promptTokens: prompt, steps: 3, threshold: tiny.model.threshold }).generatedTokens.slice(0, 3);
     const text = detokenize(first);
     return first.every((token) => tinyVocabulary.tokenTypes[token] === 1) && /^[ -~]+$/.test(text) && /[A-Za-z0-9]/.test(text);

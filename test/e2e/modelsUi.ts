@@ -12,13 +12,13 @@ import { runReference } from "../reference/runReference.js";
 import { repoFilesFromFolder, startFakeHub, type FakeHub } from "../support/fakeHub.js";
 import { writeSyntheticCheckpoint } from "../support/syntheticCheckpoint.js";
 import { createTinyTah, writeTinyBackbone, type TinyTah } from "../support/tinyTah.js";
-import { detokenize, tinyVocabulary, tokenize } from "../support/tinyTokenizer.js";
+import { detokenize } from "../support/tinyTokenizer.js";
 import {
     type Check, type CheckResult, launchBrowser, newWorkbenchPage, removeScreenshots, runChecks, runPalette, screenshot, tahStatus, workbenchUrl,
     writeResults,
 } from "./browser.js";
 import { startCodeServer, testOutput } from "./codeServer.js";
-import { fixturePrompt } from "./fixtureModel.js";
+import { fixtureFimPrompt } from "./fixtureModel.js";
 import { scriptedAnswer, scriptedTinyTah } from "./scriptedModel.js";
 
 
@@ -33,9 +33,7 @@ const chatModelFolder = "TaH-plus-1.7B-f32";
 
 /** What a model's backbone alone (no second pass: a plain GGUF) continues the fixture's prompt with, greedily. */
 function backboneContinuation(tiny: TinyTah): string {
-    const { special } = tinyVocabulary;
-    const prompt = [special["<|fim_prefix|>"], ...tokenize(fixturePrompt.prefix), special["<|fim_suffix|>"], ...tokenize(fixturePrompt.suffix), special["<|fim_middle|>"]];
-    return detokenize(runReference(tiny.model, { promptTokens: prompt, steps: 3, threshold: 1 }).generatedTokens);
+    return detokenize(runReference(tiny.model, { promptTokens: fixtureFimPrompt(), steps: 3, threshold: 1 }).generatedTokens);
 }
 
 /** A code model whose continuation is visible text, and not what the chat model would write there. */

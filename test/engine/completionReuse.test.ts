@@ -1,7 +1,7 @@
 /**
- * What makes completions cheap while typing, on the default model through EngineService and its sequences: SPM prompts
- * that keep their KV across a keystroke (and give what a cold prefill gives), one KV sequence per recent document,
- * and a chat in progress that leaves a completion's tokens as they are.
+ * What makes completions cheap while typing, on the default model through EngineService and its sequences: prompts
+ * that keep their KV across a keystroke (SPM, and PSM with the cursor's line after <fim_middle>) and give what a cold
+ * prefill gives, one KV sequence per recent document, and a chat in progress that leaves a completion's tokens as they are.
  */
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -33,7 +33,6 @@ const params = (file: keyof typeof files, document: string | undefined): Complet
 before(async () => {
     service = new EngineService(() => undefined);
     await service.load({ modelPath, completionModelPath: null, gpu: testGpu, threads: 1, contextSize: 1024, threshold: null }, () => undefined, signal());
-    await service.warmedUp();
     patched = await loadPatchedLlama({ gpu: testGpu });
     model = await TahModel.load(patched, modelPath);
 });
@@ -43,7 +42,7 @@ after(async () => {
     await model.dispose();
 });
 
-test("SPM: a keystroke reuses every token before the typed one, and the reused KV gives what a cold prefill gives", async () => {
+test("SPM and PSM: a keystroke reuses every token before the typed line's end, and the reused KV gives what a cold prefill gives", async () => {
     const context = await TahContext.create(model, { sequences: 2, contextSize: 512, threads: 1 });
     try {
         const warm = context.sequence(0);
@@ -53,12 +52,13 @@ test("SPM: a keystroke reuses every token before the typed one, and the reused K
             const after = buildCompletionPrompt(model, `${files.a.prefix}value`, files.a.suffix, 400, { order });
             await warm.prefill(before.tokens, { keep: 0 });
             const typed = await warm.prefill(after.tokens, { sample: greedy });
-            if (order === "spm") {
+            // SPM: every token before the typed one; PSM: the prefix's earlier lines and the whole suffix, as the
+            // cursor's line comes after <fim_middle>
+            const middleAt = before.tokens.indexOf(model.fimTokens!.middle);
+            if (order === "spm")
                 assert.ok(typed.reused >= before.tokens.length - 1, `SPM reused ${typed.reused} of ${before.tokens.length}`);
-            } else {
-                const suffixAt = before.tokens.indexOf(model.fimTokens!.suffix);
-                assert.ok(typed.reused < suffixAt, `PSM reused ${typed.reused}, so the suffix (from ${suffixAt}) was evaluated again`);
-            }
+            else
+                assert.ok(typed.reused > middleAt && middleAt < before.tokens.length - 1, `PSM reused ${typed.reused}; the suffix ends at ${middleAt}`);
             await cold.truncate(0);
             const fresh = await cold.prefill(after.tokens, { sample: greedy });
             assert.equal(fresh.reused, 0);

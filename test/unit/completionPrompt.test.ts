@@ -20,17 +20,25 @@ test("FIM layout: PSM puts the prefix first, SPM the suffix first (the FIM paper
     assert.deepEqual(layoutFimPrompt(fim, chars("ab"), chars("yz"), 100, "spm"), [-1, -2, ...chars("yz"), -3, ...chars("ab")]);
 });
 
-test("FIM layout: a keystroke in SPM leaves every earlier token as it was; in PSM it loses the whole suffix", () => {
-    const prefix = "const total = values.reduce(";
+test("FIM layout: PSM puts the cursor's line after <fim_middle>, where llama.cpp's /infill puts its prompt", () => {
+    assert.deepEqual(layoutFimPrompt(fim, chars("ab\ncd"), chars("yz"), 100, "psm", { cursorLineTokens: 2 }), [-1, ...chars("ab\n"), -2, ...chars("yz"), -3, ...chars("cd")]);
+    assert.deepEqual(layoutFimPrompt(fim, chars("ab\ncd"), chars("yz"), 100, "spm", { cursorLineTokens: 2 }), [-1, -2, ...chars("yz"), -3, ...chars("ab\ncd")]);
+    // a line longer than the budget: the prefix's start goes first, then the line's
+    assert.deepEqual(layoutFimPrompt(fim, chars("ab\n0123456789"), chars("yz"), 10, "psm", { cursorLineTokens: 10 }), [-1, -2, ...chars("y"), -3, ...chars("456789")]);
+});
+
+test("FIM layout: a keystroke leaves every earlier token as it was in SPM and in PSM with the line in the middle; PSM without it loses the suffix (control)", () => {
+    const prefix = "function sum(values) {\n    const total = values.reduce(";
+    const line = "    const total = values.reduce(".length;
     const suffix = ");\nreturn total;\n";
-    for (const order of ["spm", "psm"] as const) {
-        const before = layoutFimPrompt(fim, chars(prefix), chars(suffix), 1000, order);
-        const after = layoutFimPrompt(fim, chars(`${prefix}(`), chars(suffix), 1000, order);
+    for (const [order, cursorLineTokens] of [["spm", line], ["psm", line], ["psm", 0]] as const) {
+        const before = layoutFimPrompt(fim, chars(prefix), chars(suffix), 1000, order, { cursorLineTokens });
+        const after = layoutFimPrompt(fim, chars(`${prefix}(`), chars(suffix), 1000, order, { cursorLineTokens: cursorLineTokens === 0 ? 0 : cursorLineTokens + 1 });
         const kept = commonPrefix(before, after);
-        if (order === "spm")
-            assert.equal(kept, before.length, "SPM: only the new character is new");
+        if (cursorLineTokens > 0)
+            assert.equal(kept, before.length, `${order}: only the new character is new`);
         else
-            assert.equal(kept, 1 + prefix.length, "PSM: the suffix after the typed text is new again");
+            assert.equal(kept, 1 + prefix.length, "PSM with the whole prefix before the suffix: the suffix after the typed text is new again");
     }
 });
 
@@ -68,12 +76,12 @@ test("FIM layout: a prefix longer than the budget loses its start in strides, so
 
 test("FIM layout: the PSM suffix cap bounds the suffix; SPM does not need it", () => {
     const suffix = chars("x".repeat(50));
-    const psm = layoutFimPrompt(fim, chars("ab"), suffix, 1000, "psm", 8);
+    const psm = layoutFimPrompt(fim, chars("ab"), suffix, 1000, "psm", { maxSuffixTokens: 8 });
     assert.equal(psm.length - 2 - 3, 8);
-    const spm = layoutFimPrompt(fim, chars("ab"), suffix, 1000, "spm", 8);
+    const spm = layoutFimPrompt(fim, chars("ab"), suffix, 1000, "spm", { maxSuffixTokens: 8 });
     assert.equal(spm.length - 2 - 3, 50);
     // the prefix takes the room a capped suffix leaves
-    const tight = layoutFimPrompt(fim, chars("p".repeat(40)), suffix, 23, "psm", 2);
+    const tight = layoutFimPrompt(fim, chars("p".repeat(40)), suffix, 23, "psm", { maxSuffixTokens: 2 });
     assert.equal(tight.filter((t) => t === 112).length, 18);
 });
 

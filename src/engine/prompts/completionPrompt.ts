@@ -15,8 +15,8 @@ export interface CompletionPromptOptions {
     /** The FIM order; the model's preferred one (SPM when its metadata declares it) by default. */
     order?: FimOrder;
     /**
-     * The most suffix tokens a PSM prompt carries: there the suffix follows the text being typed, so it is evaluated
-     * again on every keystroke and its size is a cost per keystroke, chosen for the hardware. SPM ignores it.
+     * The most suffix tokens a PSM prompt carries: there the suffix follows the lines before the cursor's, so it is
+     * evaluated again whenever the cursor's line changes, a cost chosen for the hardware. SPM ignores it.
      */
     maxSuffixTokens?: number;
 }
@@ -37,16 +37,27 @@ export const prefixDropStride = 64;
  */
 export const charsPerTokenBound = 16;
 
+export interface FimLayoutOptions {
+    /** The most suffix tokens a PSM prompt carries (see CompletionPromptOptions); SPM ignores it. */
+    maxSuffixTokens?: number;
+    /**
+     * How many of the prefix's last tokens are the cursor's line (up to the cursor). PSM puts them after
+     * `<fim_middle>`, as the start of the middle, the way llama.cpp's /infill places its `prompt`: typing on a line
+     * then changes only the prompt's end, and the suffix's KV survives the keystroke.
+     */
+    cursorLineTokens?: number;
+}
+
 /**
  * Lays out a FIM prompt from tokenized sides, keeping the end of the prefix and the start of the suffix when the
  * budget is short.
- * - PSM: `<fim_prefix>prefix<fim_suffix>suffix<fim_middle>`
+ * - PSM: `<fim_prefix>prefix up to the cursor's line<fim_suffix>suffix<fim_middle>the cursor's line up to the cursor`
  * - SPM: `<fim_prefix><fim_suffix>suffix<fim_middle>prefix` (the FIM paper's SPM variant, as StarCoder trains it):
- *   the text being typed comes last, so a keystroke leaves every token before it as it was.
+ *   the text being typed comes last, so a keystroke leaves every token before it as it was, also across lines.
  */
-export function layoutFimPrompt(fim: FimTokens, prefixTokens: readonly number[], suffixTokens: readonly number[], budget: number, order: FimOrder, maxSuffixTokens = Number.POSITIVE_INFINITY): number[] {
+export function layoutFimPrompt(fim: FimTokens, prefixTokens: readonly number[], suffixTokens: readonly number[], budget: number, order: FimOrder, options: FimLayoutOptions = {}): number[] {
     const room = Math.max(2, budget - 3);
-    let suffixKeep = Math.min(suffixTokens.length, order === "psm" ? Math.max(0, Math.floor(maxSuffixTokens)) : suffixTokens.length);
+    let suffixKeep = Math.min(suffixTokens.length, order === "psm" ? Math.max(0, Math.floor(options.maxSuffixTokens ?? Number.POSITIVE_INFINITY)) : suffixTokens.length);
     let prefixKeep = prefixTokens.length;
     if (prefixKeep + suffixKeep > room) {
         const suffixAvailable = suffixKeep;
@@ -56,11 +67,11 @@ export function layoutFimPrompt(fim: FimTokens, prefixTokens: readonly number[],
     }
     const stride = Math.max(1, Math.min(prefixDropStride, Math.floor(prefixKeep / 8)));
     const drop = Math.ceil((prefixTokens.length - prefixKeep) / stride) * stride;
-    const prefix = prefixTokens.slice(drop);
     const suffix = suffixTokens.slice(0, suffixKeep);
-    return order === "spm"
-        ? [fim.prefix, fim.suffix, ...suffix, fim.middle, ...prefix]
-        : [fim.prefix, ...prefix, fim.suffix, ...suffix, fim.middle];
+    if (order === "spm")
+        return [fim.prefix, fim.suffix, ...suffix, fim.middle, ...prefixTokens.slice(drop)];
+    const lineStart = Math.max(drop, prefixTokens.length - Math.max(0, Math.min(prefixTokens.length, options.cursorLineTokens ?? 0)));
+    return [fim.prefix, ...prefixTokens.slice(drop, lineStart), fim.suffix, ...suffix, fim.middle, ...prefixTokens.slice(lineStart)];
 }
 
 /**
@@ -70,12 +81,17 @@ export function layoutFimPrompt(fim: FimTokens, prefixTokens: readonly number[],
 export function buildCompletionPrompt(model: PromptModel, prefix: string, suffix: string, budget: number, options: CompletionPromptOptions = {}): CompletionPrompt {
     const maxChars = budget * charsPerTokenBound;
     const fim = model.fimTokens;
-    const prefixTokens = model.tokenize(prefix.slice(-maxChars));
+    const kept = prefix.slice(-maxChars);
+    // the cursor's line is tokenized on its own (a line break ends a pre-token in Qwen's and GPT-2's splits, so this
+    // is how the whole prefix tokenizes too): its tokens can then go after <fim_middle> in PSM
+    const lineStart = kept.lastIndexOf("\n") + 1;
+    const lineTokens = model.tokenize(kept.slice(lineStart));
+    const prefixTokens = [...(lineStart > 0 ? model.tokenize(kept.slice(0, lineStart)) : []), ...lineTokens];
     if (fim === undefined) {
         const keep = Math.max(1, Math.min(prefixTokens.length, budget));
         return { tokens: prefixTokens.slice(prefixTokens.length - keep), mode: "prefix" };
     }
     const order = options.order ?? preferredFimOrder(fimOrdersOf(model.llamaModel.fileInfo.metadata));
     const suffixTokens = model.tokenize(suffix.slice(0, maxChars));
-    return { tokens: layoutFimPrompt(fim, prefixTokens, suffixTokens, budget, order, options.maxSuffixTokens), mode: "fim", order };
+    return { tokens: layoutFimPrompt(fim, prefixTokens, suffixTokens, budget, order, { maxSuffixTokens: options.maxSuffixTokens, cursorLineTokens: lineTokens.length }), mode: "fim", order };
 }
