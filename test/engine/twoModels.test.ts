@@ -97,3 +97,23 @@ test("each summary reports its model's weights and its own context's KV cache; o
         assert.equal(models.completion.memory?.kvCacheBytes, (models.completion.documentSequences ?? 1) * contextSize * 1.5 * f16CellBytes, "a TaH completion context keeps depth-1 headroom");
     });
 });
+
+test("the load warms both models (each file is mapped, not read) and reports ready only after", async () => {
+    const stages: string[] = [];
+    const warmed: string[] = [];
+    const service = new EngineService((_level, message) => {
+        const name = /^warmed up (.+?) in \d+ ms/.exec(message)?.[1];
+        if (name !== undefined)
+            warmed.push(name);
+    });
+    try {
+        const models = await service.load(settings(tahDir, plainFile), (_fraction, stage) => {
+            if (stages[stages.length - 1] !== stage)
+                stages.push(stage);
+        }, signal());
+        assert.deepEqual(warmed.sort(), [models.chat.name, models.completion.name].sort(), "each model warmed once");
+        assert.deepEqual(stages.slice(-3), ["warming up", "warming up the chat model", "ready"]);
+    } finally {
+        await service.dispose();
+    }
+});

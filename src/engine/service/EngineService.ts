@@ -66,8 +66,6 @@ interface Loaded {
     documents: CompletionSequencePool;
     /** Suffix tokens a PSM prompt carries: what this machine prefills in psmSuffixMs (measured at warm-up). */
     psmSuffixTokens: number;
-    /** The background warm-up (settles, never rejects). */
-    warmed: Promise<void>;
 }
 
 export interface EngineLogger {
@@ -83,8 +81,9 @@ function answerReserve(maxTokens: number, contextSize: number): number {
 }
 
 /**
- * A PSM prompt re-evaluates its suffix on every keystroke: it carries as many suffix tokens as this machine prefills in
- * this long (measured at warm-up), within the bounds below; psmSuffixDefault until the measurement is in.
+ * A PSM prompt re-evaluates its suffix whenever the cursor's line changes (a new line, a jump): it carries as many
+ * suffix tokens as this machine prefills in this long (measured at warm-up), within the bounds below;
+ * psmSuffixDefault until the measurement is in.
  */
 const psmSuffixMs = 120;
 const psmSuffixBounds = { min: 16, max: 512 } as const;
@@ -153,10 +152,12 @@ export class EngineService {
     async load(settings: EngineSettings, onProgress: (fraction: number, stage: string) => void, signal: AbortSignal): Promise<LoadedModels> {
         await this.unload();
         let lastReported = -1;
+        let lastStage = "";
         const report = (fraction: number, stage: string): void => {
             // node-llama-cpp reports per tensor; the host needs a handful of updates, not thousands
-            if (fraction - lastReported >= 0.05 || fraction >= 1) {
+            if (fraction - lastReported >= 0.05 || fraction >= 1 || stage !== lastStage) {
                 lastReported = fraction;
+                lastStage = stage;
                 onProgress(fraction, stage);
             }
         };
@@ -164,14 +165,15 @@ export class EngineService {
         const patched = await this.llamaFor(settings.gpu);
         const completionPath = settings.completionModelPath ?? settings.modelPath;
         const shared = path.resolve(completionPath) === path.resolve(settings.modelPath);
-        const share = shared ? 0.9 : 0.45;
+        // loading takes 0.05–0.85 of the progress, the warm-up the rest
+        const share = shared ? 0.8 : 0.4;
         const models: TahModel[] = [];
         try {
             report(0.05, "loading the model");
             const chatModel = await TahModel.load(patched, settings.modelPath, { signal, onProgress: (fraction) => report(0.05 + share * fraction, "loading the model") });
             models.push(chatModel);
             const completionModel = shared ? chatModel : await TahModel.load(patched, completionPath, {
-                signal, onProgress: (fraction) => report(0.5 + share * fraction, "loading the completion model")
+                signal, onProgress: (fraction) => report(0.45 + share * fraction, "loading the completion model")
             });
             if (!shared)
                 models.push(completionModel);
@@ -182,9 +184,13 @@ export class EngineService {
             const documents = parallel > 1 ? 1 : fileSequenceCount(this.kvBytesPerSequence(completionModel, settings.contextSize));
             const completion = await this.role(completionModel, completionPath, settings, threads, "interactive", parallel, documents - 1);
             completion.summary.documentSequences = documents;
-            const loaded: Loaded = { settings, chat, completion, documents: new CompletionSequencePool(documents), psmSuffixTokens: psmSuffixDefault, warmed: Promise.resolve() };
+            const loaded: Loaded = { settings, chat, completion, documents: new CompletionSequencePool(documents), psmSuffixTokens: psmSuffixDefault };
+            const warmShare = shared ? 0.15 : 0.075;
+            report(0.85, "warming up");
+            loaded.psmSuffixTokens = await this.warmUp(completion, this.threshold(settings), true, signal, (fraction) => report(0.85 + warmShare * fraction, "warming up"));
+            if (!shared)
+                await this.warmUp(chat, this.threshold(settings), false, signal, (fraction) => report(0.925 + warmShare * fraction, "warming up the chat model"));
             this.loaded = loaded;
-            loaded.warmed = this.warmUp(loaded);
             report(1, "ready");
             for (const [name, role] of [["chat", chat], ["completion", completion]] as const)
                 this.log("info", `loaded ${role.summary.name} (${role.summary.kind}) for ${name} on ${role.summary.backend} with ${threads} threads, ${((role.summary.memory?.kvCacheBytes ?? 0) / (1 << 20)).toFixed(0)} MiB of KV cache`);
@@ -204,34 +210,31 @@ export class EngineService {
     }
 
     /**
-     * Touches every weight of the completion model (the file is mapped, not read: the first evaluation otherwise pays
-     * for every page) with a pass where every token iterates, so LoRA and decider are read too; then measures the
-     * prefill speed that sizes PSM suffixes. Runs in the background: a completion asked meanwhile waits for it, as it
-     * would wait for the pages anyway.
+     * Touches every weight of a role's model (the file is mapped, not read: the first evaluation otherwise pays for
+     * every page) with a pass where every token iterates, so LoRA and decider are read too; part of the load, with its
+     * progress, so the first suggestion costs what the hundredth does. For the completion model it then measures the
+     * prefill speed and returns the PSM suffix size it sets.
      */
-    private async warmUp(loaded: Loaded): Promise<void> {
-        const { model, context } = loaded.completion;
-        const sequence = context.sequence(0);
+    private async warmUp(role: Role, threshold: number | undefined, measure: boolean, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<number> {
+        const sequence = role.context.sequence(0);
         const began = performance.now();
-        try {
-            const text = "function warmUp(values) {\n    return values.map((value) => value * 2);\n}\n".repeat(8);
-            const tokens = model.tokenize(text).slice(0, warmUpTokens);
-            await sequence.evaluate(tokens.slice(0, 4), { threshold: 0, keep: 0 });
+        const text = "function warmUp(values) {\n    return values.map((value) => value * 2);\n}\n".repeat(8);
+        const tokens = role.model.tokenize(text).slice(0, warmUpTokens);
+        await sequence.evaluate(tokens.slice(0, 4), { threshold: 0, keep: 0, signal });
+        onProgress(measure ? 0.5 : 1);
+        let suffixTokens = psmSuffixDefault;
+        if (measure) {
             const touched = performance.now();
-            await sequence.evaluate(tokens, { threshold: this.threshold(loaded), keep: 0 });
+            await sequence.evaluate(tokens, { threshold, keep: 0, signal });
             const msPerToken = (performance.now() - touched) / tokens.length;
-            await sequence.truncate(0);
-            loaded.psmSuffixTokens = Math.round(Math.min(psmSuffixBounds.max, Math.max(psmSuffixBounds.min, psmSuffixMs / msPerToken)));
-            this.log("info", `warmed up in ${(performance.now() - began).toFixed(0)} ms; prefill ${msPerToken.toFixed(2)} ms per token, so PSM prompts carry ${loaded.psmSuffixTokens} suffix tokens`);
-        } catch (error) {
-            // an unload during the warm-up disposes the context: nothing to warm any more
-            this.log("debug", `warm-up ended: ${error instanceof Error ? error.message : String(error)}`);
+            suffixTokens = Math.round(Math.min(psmSuffixBounds.max, Math.max(psmSuffixBounds.min, psmSuffixMs / msPerToken)));
+            this.log("info", `warmed up ${role.summary.name} in ${(performance.now() - began).toFixed(0)} ms; prefill ${msPerToken.toFixed(2)} ms per token, so PSM prompts carry ${suffixTokens} suffix tokens`);
+        } else {
+            this.log("info", `warmed up ${role.summary.name} in ${(performance.now() - began).toFixed(0)} ms`);
         }
-    }
-
-    /** Resolves once the load-time warm-up is over (tests and the benchmark wait for it; requests need not). */
-    async warmedUp(): Promise<void> {
-        await this.loaded?.warmed;
+        await sequence.truncate(0);
+        onProgress(1);
+        return suffixTokens;
     }
 
     private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, parallel: number, extraSequences: number): Promise<Role> {
@@ -276,8 +279,8 @@ export class EngineService {
             await Promise.all([...new Set([loaded.chat.model, loaded.completion.model])].map((model) => model.dispose()));
     }
 
-    private threshold(loaded: Loaded): number | undefined {
-        return loaded.settings.threshold ?? undefined;
+    private threshold(settings: EngineSettings): number | undefined {
+        return settings.threshold ?? undefined;
     }
 
     private account(summary: GenerationSummary): void {
@@ -291,8 +294,6 @@ export class EngineService {
 
     async complete(params: CompletionParams, onToken: (token: TokenView) => void, signal: AbortSignal): Promise<CompletionResult> {
         const loaded = this.require();
-        // the warm-up sizes PSM suffixes: every completion sees the same size, and would wait for the pages anyway
-        await loaded.warmed;
         const { model, context } = loaded.completion;
         const budget = loaded.settings.contextSize - answerReserve(params.maxTokens, loaded.settings.contextSize);
         const prompt = buildCompletionPrompt(model, params.prefix, params.suffix, budget, { maxSuffixTokens: loaded.psmSuffixTokens });
@@ -311,7 +312,7 @@ export class EngineService {
             ...promptRecordsFrom,
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: greedy,
-            threshold: this.threshold(loaded),
+            threshold: this.threshold(loaded.settings),
             maxDecodeMs: params.maxMs,
             isStopToken: (token) => model.isMarkupToken(token),
             isDone: (generated) => keptLines(generated, stops).done,
@@ -365,7 +366,7 @@ export class EngineService {
             ...promptRecordsFrom,
             maxTokens: Math.min(params.maxTokens, loaded.settings.contextSize - prompt.tokens.length),
             sampling: chatSamplingOf(params.sampling),
-            threshold: this.threshold(loaded),
+            threshold: this.threshold(loaded.settings),
             renderSpecialTokens: true,
             signal
         }, (generated) => {
@@ -406,7 +407,7 @@ export class EngineService {
         const tokens = all.slice(0, loaded.settings.contextSize);
         if (tokens.length === 0)
             return { tokens: [], truncated: false, ms: 0 };
-        const result = await context.sequence(analysisSequenceOf(loaded.settings.parallel ?? 1)).evaluate(tokens, { threshold: this.threshold(loaded), recordFrom: 0, keep: 0, signal });
+        const result = await context.sequence(analysisSequenceOf(loaded.settings.parallel ?? 1)).evaluate(tokens, { threshold: this.threshold(loaded.settings), recordFrom: 0, keep: 0, signal });
         return { tokens: analyzedTokens(model, tokens, result.records), truncated: tokens.length < all.length || text.length < params.text.length, ms: performance.now() - started };
     }
 
