@@ -48,7 +48,14 @@ export interface ReplayBaselineRequest {
     maxSuffixTokens: number;
     /** The priming request first (untimed), then the typed ones. */
     priming: CompletionParams;
-    requests: CompletionParams[];
+    requests: ReplayedRequest[];
+}
+
+/** A request the TaH engine served in the replay, and how many tokens it generated for it. */
+export interface ReplayedRequest {
+    params: CompletionParams;
+    /** The baseline generates exactly as many, whatever it draws, so both replays decode the same number of steps. */
+    generatedTokens: number;
 }
 
 export interface ReplayBaselineResult {

@@ -14,6 +14,7 @@ import { packageRoot } from "../src/engine/native/buildIdentity.js";
 import type { CompletionParams } from "../src/engine/protocol/engineProtocol.js";
 import { EngineClient } from "../src/engineClient/EngineClient.js";
 import { sourceText } from "./benchPrompts.js";
+import type { ReplayedRequest } from "./benchTypes.js";
 
 export const hardTokenPolicies: readonly HardTokenPolicy[] = ["off", "truncate", "hide"];
 
@@ -43,8 +44,8 @@ export interface TypingPass {
     /** Share of each request's prompt tokens the engine evaluated (1 − reused / prompt). */
     evaluatedShares: number[];
     promptTokens: number[];
-    /** The requests as the engine received them, for the plain llama.cpp baseline to replay. */
-    requests: CompletionParams[];
+    /** The requests as the engine received them and the tokens it generated, for the plain llama.cpp baseline to replay. */
+    requests: ReplayedRequest[];
     /** The priming request when the file is opened (a cold prompt; not among the latencies), and its time. */
     priming: CompletionParams | undefined;
     primingMs: number;
@@ -113,10 +114,11 @@ function emptyQuality(): Record<HardTokenPolicy, PolicyQuality> {
 }
 
 async function typeOnce(client: EngineClient, keystrokes: number): Promise<TypingPass> {
-    const requests: CompletionParams[] = [];
-    const service = new InlineCompletionService((params, options) => {
-        requests.push(params);
-        return client.request("complete", params, options);
+    const requests: ReplayedRequest[] = [];
+    const service = new InlineCompletionService(async (params, options) => {
+        const result = await client.request("complete", params, options);
+        requests.push({ params, generatedTokens: result.tokens.length });
+        return result;
     }, () => replaySettings);
     const file = sourceText();
     const { start, end } = typingSpan(file, keystrokes);
@@ -129,7 +131,7 @@ async function typeOnce(client: EngineClient, keystrokes: number): Promise<Typin
     const primingText = file.slice(0, start) + file.slice(end);
     const primed = await service.provide({ text: primingText, offset: start, trigger: "explicit", signal: new AbortController().signal, document });
     pass.primingMs = primed.latencyMs ?? 0;
-    pass.priming = requests.pop();
+    pass.priming = requests.pop()?.params;
     requests.length = 0;
     for (let typed = 1; typed <= end - start; typed++) {
         const offset = start + typed;
@@ -209,7 +211,7 @@ export async function replayTyping(modelPath: string, options: ReplayOptions, lo
     const client = new EngineClient({
         enginePath: path.join(packageRoot(), "dist", "engine.mjs"),
         log: (level, message) => {
-            if (message.includes("warmed up in"))
+            if (message.includes("suffix tokens"))
                 warmUpLog = message.replace(/^.*warmed up/, "warmed up");
             if (level === "error")
                 log(message);

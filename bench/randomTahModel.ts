@@ -7,9 +7,10 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { PatchedLlama } from "../src/engine/native/loadPatchedLlama.js";
 import { encodeFloat16 } from "../src/gguf/floatEncoding.js";
-import { GgmlType, gguf, type GgufMetadata } from "../src/gguf/ggufTypes.js";
+import { GgmlType, gguf } from "../src/gguf/ggufTypes.js";
 import { type GgufTensor, writeGguf } from "../src/gguf/ggufWriter.js";
 import { fimOrdersKey } from "../src/engine/prompts/fimOrder.js";
+import { codeVocabulary } from "./codeVocabulary.js";
 
 export interface BenchShape {
     name: string;
@@ -87,73 +88,6 @@ export function vector(name: string, length: number, value: number): GgufTensor 
     return { name, dims: [length], type: GgmlType.F32, data: new Float32Array(length).fill(value) };
 }
 
-/**
- * A byte-level vocabulary of the shape's size: bytes, two-character merges, specials, then printable pieces (two and
- * three characters, with and without a leading space) up to the size. Every token decodes to text, so what a random
- * model draws shows as ghost text the way a real model's would (unused-token padding decodes to nothing).
- */
-function vocabulary(size: number): GgufMetadata {
-    const byteChars: string[] = [];
-    const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    let extra = 0;
-    for (let b = 0; b < 256; b++)
-        byteChars.push(String.fromCharCode(printable(b) ? b : 256 + extra++));
-    const tokens = [...byteChars];
-    const merges: string[] = [];
-    const letters = byteChars.slice(33, 127);
-    for (const a of letters) {
-        for (const b of letters) {
-            if (tokens.length >= Math.min(size - 16, 256 + 4096))
-                break;
-            tokens.push(a + b);
-            merges.push(`${a} ${b}`);
-        }
-    }
-    const specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>"];
-    const types = tokens.map(() => 1);
-    const specialId = (text: string): number => tokens.indexOf(text);
-    for (const special of specials) {
-        tokens.push(special);
-        types.push(3);
-    }
-    const known = new Set(tokens);
-    const space = byteChars[32];
-    const pieces = function* (): Generator<string> {
-        for (const a of letters)
-            for (const b of letters)
-                yield a + b;
-        for (const a of letters)
-            for (const b of letters)
-                yield space + a + b;
-        for (const a of letters)
-            for (const b of letters)
-                for (const c of letters)
-                    yield a + b + c;
-    };
-    for (const piece of pieces()) {
-        if (tokens.length >= size)
-            break;
-        if (known.has(piece))
-            continue;
-        tokens.push(piece);
-        types.push(1);
-    }
-    return {
-        "tokenizer.ggml.model": gguf.string("gpt2"),
-        "tokenizer.ggml.pre": gguf.string("qwen2"),
-        "tokenizer.ggml.tokens": gguf.array("string", tokens),
-        "tokenizer.ggml.token_type": gguf.array("int32", types),
-        "tokenizer.ggml.merges": gguf.array("string", merges),
-        "tokenizer.ggml.eos_token_id": gguf.uint32(specialId("<|im_end|>")),
-        "tokenizer.ggml.padding_token_id": gguf.uint32(specialId("<|endoftext|>")),
-        "tokenizer.ggml.bos_token_id": gguf.uint32(specialId("<|endoftext|>")),
-        "tokenizer.ggml.add_bos_token": gguf.bool(false),
-        "tokenizer.ggml.fim_pre_token_id": gguf.uint32(specialId("<|fim_prefix|>")),
-        "tokenizer.ggml.fim_suf_token_id": gguf.uint32(specialId("<|fim_suffix|>")),
-        "tokenizer.ggml.fim_mid_token_id": gguf.uint32(specialId("<|fim_middle|>"))
-    };
-}
-
 const projections = (s: BackboneShape): Array<[string, number, number]> => [
     ["attn_q", s.nEmbd, s.nHead * s.headDim], ["attn_k", s.nEmbd, s.nHeadKv * s.headDim], ["attn_v", s.nEmbd, s.nHeadKv * s.headDim],
     ["attn_output", s.nHead * s.headDim, s.nEmbd], ["ffn_gate", s.nEmbd, s.nFf], ["ffn_up", s.nEmbd, s.nFf], ["ffn_down", s.nFf, s.nEmbd]
@@ -181,7 +115,7 @@ export async function writeBackbone(file: string, s: BackboneShape): Promise<voi
             "qwen3.attention.value_length": gguf.uint32(s.headDim),
             "qwen3.attention.layer_norm_rms_epsilon": gguf.float32(1e-6),
             "qwen3.rope.freq_base": gguf.float32(1e6),
-            ...vocabulary(s.nVocab),
+            ...codeVocabulary(s.nVocab),
             // random weights know no order; declaring both lets the bench measure the SPM path (see fimOrder.ts)
             [fimOrdersKey]: gguf.string("psm,spm")
         },
@@ -247,7 +181,7 @@ async function writeDecider(file: string, s: BenchShape): Promise<void> {
  * use under `cacheDir` and reused afterwards.
  */
 export async function randomTahModel(cacheDir: string, shape: BenchShape, patched: PatchedLlama, threads: number, log: (message: string) => void): Promise<string> {
-    const folder = path.join(cacheDir, `${shape.name}-q8_0-v3`);
+    const folder = path.join(cacheDir, `${shape.name}-q8_0-v4`);
     if (existsSync(path.join(folder, "tah-model.json")))
         return folder;
     const partial = `${folder}.partial-${process.pid}`;

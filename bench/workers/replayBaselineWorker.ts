@@ -1,8 +1,9 @@
 /**
  * The typing replay on plain llama.cpp: node-llama-cpp's own prebuilt binary on the TaH model's backbone GGUF, given
  * the requests the TaH engine received, with the same prompt (builder, FIM order and budgets), the same reuse of the
- * KV of the longest common prefix, the same greedy decoding and the same stops (markup, line limit, token and time
- * budgets). What TaH's engine adds on top of llama.cpp is then the difference between the two replays.
+ * KV of the longest common prefix, greedy decoding, and exactly as many generated tokens as the TaH engine generated
+ * for each request (the two models draw different tokens, so their own stops would end them at different points).
+ * What TaH's engine adds on top of llama.cpp is then the difference between the two replays.
  */
 import { readFileSync } from "node:fs";
 import { type ControlledEvaluateInputItem, getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
@@ -14,7 +15,8 @@ import type { ReplayBaselineRequest, ReplayBaselineResult } from "../benchTypes.
 const request = JSON.parse(readFileSync(process.argv[2], "utf8")) as ReplayBaselineRequest;
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false, maxThreads: request.threads });
 const model = await llama.loadModel({ modelPath: request.modelPath, gpuLayers: 0 });
-const context = await model.createContext({ contextSize: request.contextSize, sequences: 1, threads: request.threads, batchSize: 128, flashAttention: false });
+// flash attention as the engine's completion context has it: "auto", which llama.cpp resolves to on for the CPU backend
+const context = await model.createContext({ contextSize: request.contextSize, sequences: 1, threads: request.threads, batchSize: 128, flashAttention: true });
 const sequence = context.getSequence();
 
 const ggml = (model.fileInfo.metadata.tokenizer as { ggml?: Record<string, unknown> } | undefined)?.ggml ?? {};
@@ -35,7 +37,7 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 
 let order = "";
 /** One request as the TaH engine serves it; its time from the start, and to its first token. */
-async function complete(params: CompletionParams): Promise<{ ms: number; firstMs: number | undefined; evaluatedShare: number }> {
+async function complete(params: CompletionParams, generatedTokens: number): Promise<{ ms: number; firstMs: number | undefined; evaluatedShare: number }> {
     const began = performance.now();
     const budget = request.contextSize - Math.min(params.maxTokens, Math.floor(request.contextSize / 2));
     const prompt = buildCompletionPrompt(promptModel, params.prefix, params.suffix, budget, { maxSuffixTokens: request.maxSuffixTokens });
@@ -48,13 +50,12 @@ async function complete(params: CompletionParams): Promise<{ ms: number; firstMs
     let next = prefill[prefill.length - 1]?.next.token ?? null;
     let firstMs: number | undefined;
     const generated: Token[] = [];
-    const decodeStart = performance.now();
-    for (;;) {
-        if (next === null || model.isSpecialToken(next) || model.isEogToken(next) || model.getTokenAttributes(next).userDefined)
-            break;
+    while (next !== null && generated.length < generatedTokens) {
         generated.push(next);
         firstMs ??= performance.now() - began;
-        if (model.detokenize(generated).split("\n").length > params.maxLines || generated.length >= params.maxTokens || performance.now() - decodeStart >= params.maxMs)
+        // detokenized as the engine does for each token it streams
+        model.detokenize(generated);
+        if (generated.length >= generatedTokens)
             break;
         const step = await sequence.controlledEvaluate(withNext([next]));
         next = step[0]?.next.token ?? null;
@@ -62,10 +63,10 @@ async function complete(params: CompletionParams): Promise<{ ms: number; firstMs
     return { ms: performance.now() - began, firstMs, evaluatedShare: 1 - reused / prompt.tokens.length };
 }
 
-await complete(request.priming);
+await complete(request.priming, 1);
 const result: ReplayBaselineResult = { buildType: llama.buildType, order, latencies: [], firstTokenLatencies: [], evaluatedShares: [] };
-for (const params of request.requests) {
-    const timed = await complete(params);
+for (const { params, generatedTokens } of request.requests) {
+    const timed = await complete(params, generatedTokens);
     result.latencies.push(timed.ms);
     if (timed.firstMs !== undefined)
         result.firstTokenLatencies.push(timed.firstMs);
