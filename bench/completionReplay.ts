@@ -51,11 +51,21 @@ export interface TypingPass {
     primingMs: number;
     quality: Record<HardTokenPolicy, PolicyQuality>;
     order: string | undefined;
+    /** Tokens the engine generated in the typed requests, and how many of them iterated. */
+    generatedTokens: number;
+    iteratedTokens: number;
+    /** The decider's P(hard) of each generated token (what the replay's threshold is calibrated on). */
+    pHard: number[];
+    /** Tokens of each engine suggestion, and how many suggestions the time budget ended. */
+    suggestionTokens: number[];
+    deadlineStops: number;
 }
 
 export interface ReplayResult {
     model: string;
     threads: number;
+    /** The decider threshold the typing ran at (null: the model's own). */
+    threshold: number | null;
     keystrokes: number;
     plain: TypingPass;
     /** The same typing with a long chat held in the chat context. */
@@ -125,7 +135,8 @@ async function typeOnce(client: EngineClient, keystrokes: number): Promise<Typin
     const document = "file:///bench/replay.ts";
     const pass: TypingPass = {
         engineRequests: 0, cacheHits: 0, skipped: 0, latencies: [], firstTokenLatencies: [], prefillMs: [], decodeMs: [], overheads: [],
-        evaluatedShares: [], promptTokens: [], requests: [], priming: undefined, primingMs: 0, quality: emptyQuality(), order: undefined
+        evaluatedShares: [], promptTokens: [], requests: [], priming: undefined, primingMs: 0, quality: emptyQuality(), order: undefined,
+        generatedTokens: 0, iteratedTokens: 0, pHard: [], suggestionTokens: [], deadlineStops: 0
     };
     // the file is opened with the cursor where typing starts: the cold prompt is evaluated once, untimed as typing
     const primingText = file.slice(0, start) + file.slice(end);
@@ -161,6 +172,11 @@ async function typeOnce(client: EngineClient, keystrokes: number): Promise<Typin
         pass.overheads.push(outcome.latencyMs - result.prefillMs - result.decodeMs);
         pass.promptTokens.push(result.promptTokens);
         pass.evaluatedShares.push(1 - result.reusedTokens / result.promptTokens);
+        pass.generatedTokens += result.tokens.length;
+        pass.iteratedTokens += result.tokens.filter((token) => token.iterated).length;
+        pass.pHard.push(...result.tokens.map((token) => token.difficulty));
+        pass.suggestionTokens.push(result.tokens.length);
+        pass.deadlineStops += result.stopReason === "deadline" ? 1 : 0;
 
         // quality: the same raw suggestion under each policy, against what was really typed from here on
         const truth = file.slice(offset, offset + 400);
@@ -200,8 +216,13 @@ export interface ReplayOptions {
     threads: number;
     keystrokes: number;
     contextSize: number;
-    /** The decider threshold (the bench's ~7% one); null for the model's own. */
-    threshold: number | null;
+    /**
+     * The decider threshold: null for the model's own, or a share of generated tokens to iterate, calibrated on this
+     * replay (a first typing pass without iterations gives every generated token's P(hard); the threshold is the
+     * quantile that leaves this share above it). Random weights draw other tokens than real source, so a threshold
+     * calibrated on real source would not give this share here.
+     */
+    threshold: null | { iterateShare: number };
     /** Hold a chat of about this many tokens and type again. */
     chatTokens?: number;
 }
@@ -217,11 +238,21 @@ export async function replayTyping(modelPath: string, options: ReplayOptions, lo
                 log(message);
         }
     });
+    const settings = { modelPath, completionModelPath: null, gpu: "cpu", threads: options.threads, contextSize: options.contextSize } as const;
     try {
-        const loaded = await client.load({ modelPath, completionModelPath: null, gpu: "cpu", threads: options.threads, contextSize: options.contextSize, threshold: options.threshold });
+        let threshold: number | null = null;
+        if (options.threshold !== null) {
+            await client.load({ ...settings, threshold: 1 });
+            const uncalibrated = await typeOnce(client, options.keystrokes);
+            const pHard = [...uncalibrated.pHard].sort((a, b) => a - b);
+            const at = Math.min(pHard.length - 1, Math.floor(pHard.length * (1 - options.threshold.iterateShare)));
+            threshold = (pHard[Math.max(0, at - 1)] + pHard[at]) / 2;
+            log(`replay threshold for ~${(options.threshold.iterateShare * 100).toFixed(0)}% of generated tokens iterated: ${threshold.toFixed(4)} (from ${pHard.length} tokens)`);
+        }
+        const loaded = await client.load({ ...settings, threshold });
         const plain = await typeOnce(client, options.keystrokes);
         const result: ReplayResult = {
-            model: path.basename(modelPath), threads: options.threads, keystrokes: plain.engineRequests + plain.cacheHits + plain.skipped, plain, warmUpLog,
+            model: path.basename(modelPath), threads: options.threads, threshold, keystrokes: plain.engineRequests + plain.cacheHits + plain.skipped, plain, warmUpLog,
             completionKvBytes: loaded.completion.memory?.kvCacheBytes, documentSequences: loaded.completion.documentSequences, rssBytes: rssOf(client.pid)
         };
         if (options.chatTokens !== undefined) {
