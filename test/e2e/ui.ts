@@ -8,6 +8,7 @@ import {
     writeResults,
 } from "./browser.js";
 import { type CodeServer, startCodeServer, testOutput } from "./codeServer.js";
+import { measureGhostLatency } from "./ghostLatency.js";
 import { type ServeProcess, startServeProcess } from "./serveProcess.js";
 
 function chatWebview(page: Page): ReturnType<Page["frameLocator"]> {
@@ -204,36 +205,16 @@ function checks(workspaceUrl: string, server: Pick<CodeServer, "model" | "script
             await page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first().click();
             await page.keyboard.press("End");
             await page.keyboard.press("Enter");
-            // timed in the page: each keydown, and every moment ghost text is in the editor after a change of the DOM
-            await page.evaluate(() => {
-                const marks = { keys: [] as number[], ghosts: [] as number[] };
-                (window as unknown as { tahMarks: typeof marks }).tahMarks = marks;
-                document.addEventListener("keydown", () => marks.keys.push(performance.now()), true);
-                new MutationObserver(() => {
-                    if (document.querySelector(".editor-instance [class*='ghost-text']") !== null)
-                        marks.ghosts.push(performance.now());
-                }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
-            });
             // a person's rhythm: about 180 ms between keys
-            for (const character of "const d = radius * 2") {
-                await page.keyboard.type(character);
-                await page.waitForTimeout(180);
-            }
-            await page.waitForTimeout(2000);
-            const marks = await page.evaluate(() => (window as unknown as { tahMarks: { keys: number[]; ghosts: number[] } }).tahMarks);
-            const latencies = marks.keys.flatMap((key, i) => {
-                const next = marks.keys[i + 1] ?? Number.POSITIVE_INFINITY;
-                const shown = marks.ghosts.find((time) => time >= key && time < next);
-                return shown === undefined ? [] : [shown - key];
-            }).sort((a, b) => a - b);
-            const at = (p: number): number | undefined => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)];
-            const report = { model: "tiny-fixture", keystrokes: marks.keys.length, withGhostText: latencies.length, p50Ms: at(0.5), p95Ms: at(0.95), latenciesMs: latencies };
+            const measured = await measureGhostLatency(page, "const d = radius * 2");
+            const latencies = measured.latenciesMs;
+            const report = { model: "tiny-fixture", keystrokes: measured.keystrokes, withGhostText: latencies.length, p50Ms: measured.p50Ms, p95Ms: measured.p95Ms, latenciesMs: latencies };
             fs.writeFileSync(path.join(testOutput, "ui-ghost-latency.json"), JSON.stringify(report, null, 4) + "\n");
-            console.log(`    keystroke → visible ghost text: ${latencies.length} of ${marks.keys.length} keystrokes, p50 ${at(0.5)?.toFixed(0)} ms, p95 ${at(0.95)?.toFixed(0)} ms`);
+            console.log(`    keystroke → visible ghost text: ${latencies.length} of ${measured.keystrokes} keystrokes, p50 ${measured.p50Ms?.toFixed(0)} ms, p95 ${measured.p95Ms?.toFixed(0)} ms`);
             await page.keyboard.press("Escape");
             // the typed line would be the last "radius" on screen for the later checks' hovers
             await runPalette(page, "File: Revert File");
-            if (latencies.length === 0) throw new Error(`no ghost text appeared after any of ${marks.keys.length} keystrokes`);
+            if (latencies.length === 0) throw new Error(`no ghost text appeared after any of ${measured.keystrokes} keystrokes`);
         }],
         ["`TaH: Show Difficulty of This File` paints the heatmap", async (page) => {
             await openFile(page, "sample.ts");
