@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "AddonTahModel.h"
+#include "TahComputeThread.h"
 
 namespace {
 
@@ -44,7 +45,7 @@ class AddonTahContextInitWorker : public Napi::AsyncWorker {
                 SetError(error.message);
                 return;
             }
-            context->evaluator = TahEvaluator::create(context->model->parts, context->options, error);
+            TahComputeThread::run([this] { context->evaluator = TahEvaluator::create(context->model->parts, context->options, error); });
             if (context->evaluator == nullptr) {
                 SetError(error.message);
             }
@@ -78,7 +79,9 @@ class AddonTahContextEvaluateWorker : public Napi::AsyncWorker {
                 SetError(error.message);
                 return;
             }
-            if (!context->evaluator->evaluate(sequence, tokens, step, result, error)) {
+            bool ok = false;
+            TahComputeThread::run([this, &ok] { ok = context->evaluator->evaluate(sequence, tokens, step, result, error); });
+            if (!ok) {
                 SetError(error.message);
             }
         }
