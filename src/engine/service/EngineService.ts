@@ -239,13 +239,7 @@ export class EngineService {
 
     private async role(model: TahModel, modelPath: string, settings: EngineSettings, threads: number, priority: StepPriority, parallel: number, extraSequences: number): Promise<Role> {
         const sequences = parallel + extraSequences;
-        const context = await TahContext.create(model, {
-            sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority, iterationHeadroom,
-            // on the CPU, llama.cpp's flash-attention kernel decodes slower than its matrix products (0.6B shape at
-            // 1,658 cached tokens: 70 vs 55 ms per token on the AVX-512 machine it was measured on, 60 vs 46 ms with
-            // node-llama-cpp's prebuilt build) and prefills only 4% faster; on a GPU llama.cpp decides
-            flashAttention: model.patched.gpu === "cpu" ? false : "auto"
-        });
+        const context = await TahContext.create(model, { sequences, contextSize: settings.contextSize, threads, steps: this.steps, priority, iterationHeadroom });
         const summary: ModelSummary = {
             name: model.name,
             kind: model.kind,
