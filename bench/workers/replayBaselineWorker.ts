@@ -15,8 +15,8 @@ import type { ReplayBaselineRequest, ReplayBaselineResult } from "../benchTypes.
 const request = JSON.parse(readFileSync(process.argv[2], "utf8")) as ReplayBaselineRequest;
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, progressLogs: false, maxThreads: request.threads });
 const model = await llama.loadModel({ modelPath: request.modelPath, gpuLayers: 0 });
-// flash attention as the engine's contexts have it on the CPU: off
-const context = await model.createContext({ contextSize: request.contextSize, sequences: 1, threads: request.threads, batchSize: 128, flashAttention: false });
+// flash attention as the engine's contexts have it: "auto", which llama.cpp resolves to on for the CPU backend
+const context = await model.createContext({ contextSize: request.contextSize, sequences: 1, threads: request.threads, batchSize: 128, flashAttention: true });
 const sequence = context.getSequence();
 
 const ggml = (model.fileInfo.metadata.tokenizer as { ggml?: Record<string, unknown> } | undefined)?.ggml ?? {};
