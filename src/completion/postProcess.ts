@@ -49,11 +49,14 @@ export function suffixOverlap(text: string, suffix: string): number {
     return 0;
 }
 
-/** Offset of the first token whose difficulty reaches the threshold, or -1. */
+/**
+ * Offset of the first token whose decider difficulty reaches the threshold, or -1. A plain model's proxy difficulty
+ * (1 − its top probability) is not what the threshold was chosen for, so it never counts as hard here.
+ */
 function firstHardOffset(tokens: readonly TokenView[], threshold: number): { index: number; offset: number } {
     let offset = 0;
     for (let index = 0; index < tokens.length; index++) {
-        if (tokens[index].difficulty >= threshold)
+        if (!tokens[index].difficultyIsProxy && tokens[index].difficulty >= threshold)
             return { index, offset };
         offset += tokens[index].text.length;
     }

@@ -226,7 +226,7 @@ async function main(): Promise<number> {
         settings: {
             "tah.hub.endpoint": hub.endpoint,
             "tah.gpu": "cpu", "tah.threads": 1, "tah.contextSize": 2048,
-            "tah.inlineCompletion.maxTokens": 8, "tah.inlineCompletion.maxMs": 5000, "tah.chat.maxTokens": 48
+            "tah.inlineCompletion.maxTokens": 8, "tah.inlineCompletion.maxMs": 5000, "tah.inlineCompletion.hardTokenPolicy": "off", "tah.chat.maxTokens": 48
         }
     });
     let results: CheckResult[];

@@ -20,6 +20,8 @@ export const uiSettings = {
     "tah.modelPath": "/nonexistent/tah-model",
     "tah.gpu": "cpu", "tah.threads": 1, "tah.contextSize": 4096,
     "tah.inlineCompletion.maxTokens": 8, "tah.inlineCompletion.maxMs": 5000,
+    // the whole suggestion: the ghost-text checks compare it with the reference's continuation of a random model
+    "tah.inlineCompletion.hardTokenPolicy": "off",
     // long enough that Stop arrives while the scripted answer still streams
     "tah.chat.maxTokens": 3500
 };

@@ -59,7 +59,7 @@ suite("copilot with a model", function () {
         await configure({
             "gpu": "cpu", "threads": 1, "contextSize": 1024,
             "inlineCompletion.adaptiveDebounce": false, "inlineCompletion.debounceMs": 0, "inlineCompletion.maxMs": 5000,
-            "inlineCompletion.maxTokens": 8, "modelPath": model
+            "inlineCompletion.maxTokens": 8, "inlineCompletion.hardTokenPolicy": "off", "modelPath": model
         });
         const extension = await api();
         await waitFor(() => extension.engine.state.kind === "ready", "the model to load");
@@ -69,7 +69,7 @@ suite("copilot with a model", function () {
         await configure({ "modelPath": undefined, "gpu": undefined, "threads": undefined, "contextSize": undefined });
         await configure({
             "inlineCompletion.adaptiveDebounce": undefined, "inlineCompletion.debounceMs": undefined,
-            "inlineCompletion.maxMs": undefined, "inlineCompletion.maxTokens": undefined
+            "inlineCompletion.maxMs": undefined, "inlineCompletion.maxTokens": undefined, "inlineCompletion.hardTokenPolicy": undefined
         });
     });
 

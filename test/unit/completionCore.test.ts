@@ -86,6 +86,10 @@ test("TaH policies: cut before the first hard token, or hold back when a hard to
     assert.equal(postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 3 }), undefined);
     assert.equal(postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "hide", hardTokenThreshold: 0.9, leadingTokens: 2 })?.text, "total += item.price");
     assert.equal(postProcess(raw, { suffix: "", maxLines: 8, hardTokenPolicy: "off", hardTokenThreshold: 0.9, leadingTokens: 3 })?.text, "total += item.price");
+    // a plain model's proxy difficulty is not the decider's: the policies leave its suggestions whole
+    const plain: Suggestion = { ...raw, tokens: raw.tokens.map((t) => ({ ...t, difficultyIsProxy: true })) };
+    for (const hardTokenPolicy of ["truncate", "hide"] as const)
+        assert.equal(postProcess(plain, { suffix: "", maxLines: 8, hardTokenPolicy, hardTokenThreshold: 0.9, leadingTokens: 3 })?.text, "total += item.price", hardTokenPolicy);
 });
 
 test("post-processing cuts the line the engine's last token started, whether or not the engine cut it", () => {
