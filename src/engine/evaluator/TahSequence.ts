@@ -1,6 +1,7 @@
 import type { NativeSampling } from "../native/tahBindings.js";
 import { EngineError } from "../protocol/EngineError.js";
 import type { TahContext } from "./TahContext.js";
+import { nextStepFits } from "./decodeBudget.js";
 import { samplingAtStep, type SamplingOptions } from "./sampling.js";
 import { recordsOf, type TokenRecord } from "./tokenRecords.js";
 
@@ -50,7 +51,7 @@ export interface GenerateOptions {
     promptRecordsFrom?: number;
     /** Stop before this token (default: the model's end-of-generation tokens). */
     isStopToken?: (token: number) => boolean;
-    /** Decoding time after which no new step starts (the prefill does not count). */
+    /** Decoding time no step may run past, at the pace of the steps before it (the prefill does not count). */
     maxDecodeMs?: number;
     /** Ends generation after a token once the text generated so far satisfies it. */
     isDone?: (generatedText: string) => boolean;
@@ -334,6 +335,7 @@ export class TahSequence {
         const generated: number[] = [];
         let emitted = "";
         const decodeStart = performance.now();
+        let decodeSteps = 0;
         for (;;) {
             if (isStop(next)) {
                 summary.stopReason = "stopToken";
@@ -355,11 +357,12 @@ export class TahSequence {
             }
             if (summary.generatedTokens >= options.maxTokens)
                 break;
-            if (options.maxDecodeMs !== undefined && performance.now() - decodeStart >= options.maxDecodeMs) {
+            if (options.maxDecodeMs !== undefined && !nextStepFits(performance.now() - decodeStart, decodeSteps, options.maxDecodeMs)) {
                 summary.stopReason = "deadline";
                 break;
             }
             const step = await this.evaluateHeld([next], { ...common, sample: samplingAtStep(options.sampling, summary.generatedTokens) });
+            decodeSteps++;
             predictor = step.records[0]!;
             next = step.nextToken!;
         }
