@@ -1,5 +1,6 @@
-// Keystroke → visible ghost text in the real workbench: each keydown and every moment ghost text is in the editor are
-// timed in the page (a MutationObserver), so what is measured is what a person sees, VS Code's own scheduling included.
+// Keystroke → visible ghost text in the real workbench: each keydown and every moment ghost text appears or changes in
+// the editor are timed in the page (a MutationObserver), so what is measured is what a person sees, VS Code's own
+// scheduling included.
 import type { Page } from "playwright-core";
 
 export interface GhostLatency {
@@ -16,9 +17,15 @@ export async function measureGhostLatency(page: Page, text: string, rhythmMs = 1
         const marks = { keys: [] as number[], ghosts: [] as number[] };
         (window as unknown as { tahMarks: typeof marks }).tahMarks = marks;
         document.addEventListener("keydown", () => marks.keys.push(performance.now()), true);
+        // a suggestion shows when ghost text appears or its text changes: one still on screen from before the key
+        // (VS Code removes it a moment after the edit) is not the key's
+        let shown: string | null = null;
         new MutationObserver(() => {
-            if (document.querySelector(".editor-instance [class*='ghost-text']") !== null)
+            const ghost = document.querySelector(".editor-instance [class*='ghost-text']");
+            const text = ghost === null ? null : ghost.textContent;
+            if (text !== null && text !== shown)
                 marks.ghosts.push(performance.now());
+            shown = text;
         }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     });
     for (const character of text) {
