@@ -103,11 +103,12 @@ async function acceptGhostText(page: Page, shot: string): Promise<string> {
     const suggested = (await ghost.innerText()).replace(/\u00a0/g, " ").trim();
     await screenshot(page, shot);
     await page.keyboard.press("Tab");
-    // Monaco renders spaces as no-break spaces: compare normalized text
+    // compared without white space: Monaco renders spaces as no-break spaces, and the ghost text's leading space (if
+    // the suggestion has one) is not in its trimmed text
     const accepted = page.locator(".editor-instance .monaco-editor .view-line").filter({ hasText: /return.radius/ }).first();
     await page.waitForFunction(
-        ([element, expected]) => (element as HTMLElement).innerText.replace(/\u00a0/g, " ").includes(expected as string),
-        [await accepted.elementHandle(), `return radius ${suggested.slice(0, 3)}`] as const
+        ([element, expected]) => (element as HTMLElement).innerText.replace(/\s/g, "").includes(expected as string),
+        [await accepted.elementHandle(), `returnradius${suggested.replace(/\s/g, "").slice(0, 3)}`] as const
     );
     return suggested;
 }
