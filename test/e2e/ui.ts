@@ -115,6 +115,9 @@ async function acceptGhostText(page: Page, shot: string): Promise<string> {
 
 /** Hovers right after "radius" on the edited line: the accepted tokens' difficulty. */
 async function hoverAccepted(page: Page, shot: string): Promise<void> {
+    // the speculative next suggestion shows right after Tab, and while ghost text is on the line VS Code keeps other
+    // hovers hidden: dismiss it first
+    await page.keyboard.press("Escape");
     // Monaco renders the line again when the next suggestion shows after Tab: look again until the span holds still
     const radius = page.locator(".editor-instance .monaco-editor .view-lines span", { hasText: /^radius$/ }).filter({ visible: true }).last();
     let radiusBox = null;
