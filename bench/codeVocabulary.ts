@@ -6,16 +6,7 @@
  */
 import cl100k from "js-tiktoken/ranks/cl100k_base";
 import { gguf, type GgufMetadata } from "../src/gguf/ggufTypes.js";
-
-/** GPT-2's byte → character table: printable Latin-1 bytes stand for themselves, the others map from U+0100 on. */
-function byteCharacters(): string[] {
-    const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    const chars: string[] = [];
-    let extra = 0;
-    for (let b = 0; b < 256; b++)
-        chars.push(String.fromCharCode(printable(b) ? b : 256 + extra++));
-    return chars;
-}
+import { byteToUnicode } from "../test/support/tinyTokenizer.js";
 
 /** cl100k's tokens by rank, each as its bytes in a one-character-per-byte string (ranks past `limit` left out). */
 function ranksBelow(limit: number): string[] {
@@ -61,7 +52,7 @@ const specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>
  * then printable pieces that tokenizing never produces but a random model may draw, so every id decodes to text.
  */
 export function codeVocabulary(size: number): GgufMetadata {
-    const chars = byteCharacters();
+    const chars = byteToUnicode;
     const toText = (bytes: string): string => Array.from(bytes, (byte) => chars[byte.charCodeAt(0)]).join("");
     const byRank = ranksBelow(size - specials.length);
     const rankOf = new Map(byRank.map((bytes, rank) => [bytes, rank]));

@@ -51,8 +51,7 @@ export interface TypingPass {
     primingMs: number;
     quality: Record<HardTokenPolicy, PolicyQuality>;
     order: string | undefined;
-    /** Tokens the engine generated in the typed requests, and how many of them iterated. */
-    generatedTokens: number;
+    /** Generated tokens of the typed requests that iterated (of all of them: the suggestions' tokens). */
     iteratedTokens: number;
     /** The decider's P(hard) of each generated token (what the replay's threshold is calibrated on). */
     pHard: number[];
@@ -136,7 +135,7 @@ async function typeOnce(client: EngineClient, keystrokes: number): Promise<Typin
     const pass: TypingPass = {
         engineRequests: 0, cacheHits: 0, skipped: 0, latencies: [], firstTokenLatencies: [], prefillMs: [], decodeMs: [], overheads: [],
         evaluatedShares: [], promptTokens: [], requests: [], priming: undefined, primingMs: 0, quality: emptyQuality(), order: undefined,
-        generatedTokens: 0, iteratedTokens: 0, pHard: [], suggestionTokens: [], deadlineStops: 0
+        iteratedTokens: 0, pHard: [], suggestionTokens: [], deadlineStops: 0
     };
     // the file is opened with the cursor where typing starts: the cold prompt is evaluated once, untimed as typing
     const primingText = file.slice(0, start) + file.slice(end);
@@ -172,7 +171,6 @@ async function typeOnce(client: EngineClient, keystrokes: number): Promise<Typin
         pass.overheads.push(outcome.latencyMs - result.prefillMs - result.decodeMs);
         pass.promptTokens.push(result.promptTokens);
         pass.evaluatedShares.push(1 - result.reusedTokens / result.promptTokens);
-        pass.generatedTokens += result.tokens.length;
         pass.iteratedTokens += result.tokens.filter((token) => token.iterated).length;
         pass.pHard.push(...result.tokens.map((token) => token.difficulty));
         pass.suggestionTokens.push(result.tokens.length);

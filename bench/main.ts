@@ -317,7 +317,8 @@ function replaySection(replays: ReplayResult[], llamaCpp: ReplayBaselineResult |
 }
 
 function iteratedLine(pass: TypingPass): string {
-    return `${pass.iteratedTokens} of ${pass.generatedTokens} generated tokens iterated (${pass.generatedTokens > 0 ? ((pass.iteratedTokens / pass.generatedTokens) * 100).toFixed(1) : "0"}%)`;
+    const generated = pass.suggestionTokens.reduce((sum, tokens) => sum + tokens, 0);
+    return `${pass.iteratedTokens} of ${generated} generated tokens iterated (${generated > 0 ? ((pass.iteratedTokens / generated) * 100).toFixed(1) : "0"}%)`;
 }
 
 function replaySettingsLine(): string {

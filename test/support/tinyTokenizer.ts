@@ -14,7 +14,7 @@ function byteToUnicodeTable(): string[] {
     return table;
 }
 
-const byteToUnicode = byteToUnicodeTable();
+export const byteToUnicode: readonly string[] = byteToUnicodeTable();
 const unicodeToByte = new Map(byteToUnicode.map((char, byte) => [char, byte]));
 
 /** Merges in priority order, as "left right" in byte-unicode form ("Ġ" is a space, "Ċ" a newline). */
